@@ -1,0 +1,38 @@
+package tenantstore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors callers branch on with errors.Is. Storage errors are
+// translated to these at the store boundary (pgx.ErrNoRows → ErrNotFound,
+// unique violations → ErrConflict).
+var (
+	// ErrNotFound means no tenant (or location, or domain) matches.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the change clashes with existing state: a duplicate
+	// name, subdomain, code or hostname, or a rule such as "suspend first".
+	ErrConflict = errors.New("conflict")
+	// ErrStaleVersion means an update carried a version that is no longer
+	// current; it wraps ErrConflict so either check matches.
+	ErrStaleVersion = fmt.Errorf("%w: the tenant was changed by someone else; reload it and try again", ErrConflict)
+	// ErrUnavailable means nothing is known about the key and every source
+	// that could answer (Redis, PostgreSQL) is unreachable.
+	ErrUnavailable = errors.New("tenant store unavailable")
+)
+
+// ValidationError reports a bad input value and names the field.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Message)
+}
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
