@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# test.sh — `make test`: services, go vet, build (the e2e tests run bin/caddy),
+# then the whole suite with the race detector. Stops only what it started.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+GO=${GO:-go}
+TEST_PKGS=${TEST_PKGS:-./...}
+TEST_FLAGS=${TEST_FLAGS:--race -count=1 -timeout 20m}
+
+# shellcheck source=services.sh
+source scripts/services.sh
+trap services_down EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+services_up
+
+if [[ -z ${SKIP_VET:-} ]]; then
+	echo "+ $GO vet ./..."
+	"$GO" vet ./...
+fi
+make --no-print-directory build GO="$GO"
+echo "+ $GO test $TEST_FLAGS $TEST_PKGS"
+# shellcheck disable=SC2086 # flags and package lists are word lists
+"$GO" test $TEST_FLAGS $TEST_PKGS
