@@ -1,0 +1,107 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+// fakeSource is an in-memory Source for unit tests of the cache logic; the
+// integration tests use the real store.
+type fakeSource struct {
+	mu      sync.Mutex
+	tenants map[string]*tenantstore.Tenant // by id
+	err     error                          // when set, every call fails with it
+	delay   time.Duration
+	calls   atomic.Int64
+}
+
+func newFakeSource(ts ...*tenantstore.Tenant) *fakeSource {
+	f := &fakeSource{tenants: map[string]*tenantstore.Tenant{}}
+	for _, t := range ts {
+		f.put(t)
+	}
+	return f
+}
+
+// newTenant returns an active tenant at sub with a fresh id.
+func newTenant(sub string, domains ...tenantstore.Domain) *tenantstore.Tenant {
+	return &tenantstore.Tenant{
+		ID: uuid.NewString(), Name: "Org " + sub, Subdomain: sub, AdminEmail: "admin@" + sub + ".test",
+		Status: tenantstore.StatusActive, MaxUsers: 50, DatabaseName: "sales_" + sub,
+		Placement: tenantstore.Placement{RoleName: "sales_" + sub, RolePassword: "s3cret-" + sub},
+		Domains:   domains, Version: 1,
+	}
+}
+
+func (f *fakeSource) put(t *tenantstore.Tenant) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := *t
+	f.tenants[t.ID] = &c
+}
+
+func (f *fakeSource) remove(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.tenants, id)
+}
+
+func (f *fakeSource) setErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+func (f *fakeSource) find(ctx context.Context, match func(*tenantstore.Tenant) bool) (*tenantstore.Tenant, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	err, delay := f.err, f.delay
+	var found *tenantstore.Tenant
+	for _, t := range f.tenants {
+		if match(t) {
+			c := *t
+			found = &c
+		}
+	}
+	f.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("fake: %w", tenantstore.ErrNotFound)
+	}
+	return found, nil
+}
+
+func (f *fakeSource) Get(ctx context.Context, id string) (*tenantstore.Tenant, error) {
+	return f.find(ctx, func(t *tenantstore.Tenant) bool { return t.ID == id })
+}
+
+func (f *fakeSource) GetBySubdomain(ctx context.Context, sub string) (*tenantstore.Tenant, error) {
+	return f.find(ctx, func(t *tenantstore.Tenant) bool { return t.Subdomain == sub })
+}
+
+func (f *fakeSource) GetByHostname(ctx context.Context, host string) (*tenantstore.Tenant, error) {
+	return f.find(ctx, func(t *tenantstore.Tenant) bool {
+		for _, d := range t.Domains {
+			if d.Hostname == host && d.Verified {
+				return true
+			}
+		}
+		return false
+	})
+}
