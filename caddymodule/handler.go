@@ -1,0 +1,152 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tenantgate/tenantgate/internal/tenanttoken"
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+func init() {
+	caddy.RegisterModule(new(Handler))
+}
+
+// DefaultRetryAfter is the Retry-After of a 503 answer.
+const DefaultRetryAfter = 30 * time.Second
+
+// Handler is the "http.handlers.tenant" middleware. For each request it
+// normalises the host (400 when it is not a valid host name), resolves the
+// tenant through the tenant app's shared resolver, and refuses unknown (404),
+// suspended (403) and unavailable (503 with Retry-After) tenants with a
+// caddyhttp.Error, for the server's error routes to render (see
+// ErrorPage). For an active tenant it deletes every request header whose name
+// starts with "X-Tenant" (any case), adds X-Tenant-Token, sets the
+// placeholders {tenant.id}, {tenant.subdomain}, {tenant.name} and
+// {tenant.status}, and adds "tenant" to the access log.
+//
+// Caddyfile:
+//
+//	tenant {
+//		retry_after <duration>   # Retry-After of 503 answers, default 30s
+//	}
+type Handler struct {
+	// RetryAfter is sent with 503 answers. Default 30s.
+	RetryAfter caddy.Duration `json:"retry_after,omitempty"`
+
+	app        *App
+	resolver   hostResolver
+	tokens     *tokenCache
+	retryAfter string
+	logger     *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.tenant",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision connects the handler to the tenant app and its signing keys.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	app, err := appFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if len(app.keys) == 0 {
+		return errors.New("tenant handler: no signing keys: set TENANT_SIGNING_KEYS or signing_keys in the global tenant block")
+	}
+	signer, err := tenanttoken.NewSigner(app.keys)
+	if err != nil {
+		return fmt.Errorf("tenant handler: %w", err)
+	}
+	h.app = app
+	h.resolver = app.resolver()
+	h.tokens = newTokenCache(signer, time.Now)
+	d := time.Duration(h.RetryAfter)
+	if d <= 0 {
+		d = DefaultRetryAfter
+	}
+	h.retryAfter = retryAfterSeconds(d)
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	host, ok := tenantstore.NormalizeHost(r.Host)
+	if !ok {
+		return caddyhttp.Error(http.StatusBadRequest, errInvalidHost)
+	}
+	t, err := h.resolver.ResolveHost(r.Context(), host)
+	if err != nil {
+		if errors.Is(err, tenantstore.ErrNotFound) {
+			return caddyhttp.Error(http.StatusNotFound, errUnknownTenant)
+		}
+		w.Header().Set("Retry-After", h.retryAfter)
+		return caddyhttp.Error(http.StatusServiceUnavailable, &Refusal{
+			Status: http.StatusServiceUnavailable, Code: errUnavailable.Code, Message: errUnavailable.Message,
+			cause: fmt.Errorf("resolving %q: %w", host, err),
+		})
+	}
+	logTenant(r, t.Subdomain)
+	switch t.Status {
+	case tenantstore.StatusActive:
+	case tenantstore.StatusSuspended:
+		return caddyhttp.Error(http.StatusForbidden, errSuspended)
+	case tenantstore.StatusMaintenance:
+		w.Header().Set("Retry-After", h.retryAfter)
+		return caddyhttp.Error(http.StatusServiceUnavailable, errMaintenance)
+	default: // provisioning: not ready yet
+		w.Header().Set("Retry-After", h.retryAfter)
+		return caddyhttp.Error(http.StatusServiceUnavailable, errNotReady)
+	}
+
+	e, err := h.tokens.get(t, host)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	stripTenantHeaders(r.Header)
+	r.Header[tenanttoken.Header] = []string{e.token}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Map(e.placeholders)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// tenantHeaderPrefix starts every header name the edge owns.
+const tenantHeaderPrefix = "X-Tenant"
+
+// stripTenantHeaders deletes every header whose name starts with X-Tenant in
+// any case: only the edge may speak for the tenant (see httputil.ReverseProxy
+// on client-supplied copies of trusted headers).
+func stripTenantHeaders(h http.Header) {
+	for k := range h {
+		if len(k) >= len(tenantHeaderPrefix) && strings.EqualFold(k[:len(tenantHeaderPrefix)], tenantHeaderPrefix) {
+			delete(h, k)
+		}
+	}
+}
+
+// logTenant adds the tenant to the request's access log entry.
+func logTenant(r *http.Request, sub string) {
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Set(zapcore.Field{Key: "tenant", Type: zapcore.StringType, String: sub})
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,94 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddytls"
+
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+func init() {
+	caddy.RegisterModule(new(Permission))
+}
+
+// Permission is the "tls.permission.tenant" on-demand TLS permission module.
+// It allows a certificate for <subdomain>.<base_domain> of an active tenant,
+// for a verified custom domain of an active tenant, and for the admin host;
+// nothing else. Answers come from the tenant app's shared resolver, so a
+// flood of unknown names costs one cached negative lookup each, and names
+// already known keep their answer through a Redis or PostgreSQL outage.
+//
+// Caddyfile:
+//
+//	{
+//		on_demand_tls {
+//			permission tenant
+//		}
+//	}
+type Permission struct {
+	app      *App
+	resolver hostResolver
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Permission) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "tls.permission.tenant",
+		New: func() caddy.Module { return new(Permission) },
+	}
+}
+
+// Provision connects the module to the tenant app.
+func (p *Permission) Provision(ctx caddy.Context) error {
+	app, err := appFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	p.app = app
+	p.resolver = app.resolver()
+	return nil
+}
+
+// CertificateAllowed implements caddytls.OnDemandPermission. A denial wraps
+// caddytls.ErrPermissionDenied.
+func (p *Permission) CertificateAllowed(ctx context.Context, name string) error {
+	host, ok := tenantstore.NormalizeHost(name)
+	if !ok {
+		return fmt.Errorf("%q: %w: not a valid host name", name, caddytls.ErrPermissionDenied)
+	}
+	if p.app.isAdminHost(host) {
+		return nil
+	}
+	t, err := p.resolver.ResolveHost(ctx, host)
+	if err != nil {
+		return fmt.Errorf("%q: %w: %w", name, caddytls.ErrPermissionDenied, err)
+	}
+	if t.Status != tenantstore.StatusActive {
+		return fmt.Errorf("%q: %w: tenant %s is %s", name, caddytls.ErrPermissionDenied, t.Subdomain, t.Status)
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the module from `permission tenant`; it takes
+// no arguments.
+func (p *Permission) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the module name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("unrecognized tenant permission option %q", d.Val())
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Permission)(nil)
+	_ caddytls.OnDemandPermission = (*Permission)(nil)
+	_ caddyfile.Unmarshaler       = (*Permission)(nil)
+)
