@@ -1,0 +1,173 @@
+package appserver
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Expense is money the tenant spent, optionally at one location.
+type Expense struct {
+	ID          uuid.UUID  `json:"id"`
+	Description string     `json:"description"`
+	Amount      string     `json:"amount"`
+	SpentOn     string     `json:"spent_on"`
+	LocationID  *uuid.UUID `json:"location_id"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+type expenseInput struct {
+	Description *string          `json:"description"`
+	Amount      *Decimal         `json:"amount"`
+	SpentOn     *Date            `json:"spent_on"`
+	LocationID  Optional[string] `json:"location_id"`
+}
+
+func (in *expenseInput) validate(create bool) error {
+	if in.Description != nil {
+		v := strings.TrimSpace(*in.Description)
+		in.Description = &v
+	}
+	switch {
+	case create && in.Description == nil, in.Description != nil && *in.Description == "":
+		return invalidField("description", "is required")
+	case in.Description != nil && len(*in.Description) > 500:
+		return invalidField("description", "must be at most 500 characters")
+	case create && in.Amount == nil:
+		return invalidField("amount", "is required")
+	case create && in.SpentOn == nil:
+		return invalidField("spent_on", "is required")
+	}
+	if in.Amount != nil {
+		if err := in.Amount.check("amount", 2, false); err != nil {
+			return err
+		}
+	}
+	if in.SpentOn != nil {
+		return in.SpentOn.check("spent_on")
+	}
+	return nil
+}
+
+const expenseColumns = `id, description, amount::text, spent_on::text, location_id, created_at`
+
+func scanExpense(row pgx.Row) (Expense, error) {
+	var e Expense
+	err := row.Scan(&e.ID, &e.Description, &e.Amount, &e.SpentOn, &e.LocationID, &e.CreatedAt)
+	return e, err
+}
+
+func (s *Server) listExpenses(w http.ResponseWriter, r *http.Request) error {
+	page, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	rows, err := db.Query(r.Context(), `SELECT `+expenseColumns+` FROM expenses
+		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
+	if err != nil {
+		return err
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Expense, error) { return scanExpense(row) })
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, makePage(page, items, func(e Expense) (time.Time, uuid.UUID) { return e.CreatedAt, e.ID }))
+	return nil
+}
+
+func (s *Server) createExpense(w http.ResponseWriter, r *http.Request) error {
+	var in expenseInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(true); err != nil {
+		return err
+	}
+	loc, err := s.checkLocation(r, "location_id", in.LocationID.Value)
+	if err != nil {
+		return err
+	}
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	e, err := scanExpense(db.QueryRow(r.Context(), `INSERT INTO expenses (description, amount, spent_on, location_id)
+		VALUES ($1, $2::numeric, $3::date, $4) RETURNING `+expenseColumns,
+		in.Description, string(*in.Amount), string(*in.SpentOn), loc))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, e)
+	return nil
+}
+
+func (s *Server) getExpense(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	e, err := one(scanExpense(db.QueryRow(r.Context(), `SELECT `+expenseColumns+` FROM expenses WHERE id = $1`, id)))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *Server) updateExpense(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in expenseInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(false); err != nil {
+		return err
+	}
+	var loc *uuid.UUID
+	if in.LocationID.Set && !in.LocationID.Null {
+		if loc, err = s.checkLocation(r, "location_id", in.LocationID.Value); err != nil {
+			return err
+		}
+	}
+	var amount, spent *string
+	if in.Amount != nil {
+		v := string(*in.Amount)
+		amount = &v
+	}
+	if in.SpentOn != nil {
+		v := string(*in.SpentOn)
+		spent = &v
+	}
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	e, err := one(scanExpense(db.QueryRow(r.Context(), `UPDATE expenses SET
+		description = coalesce($2, description), amount = coalesce($3::numeric, amount),
+		spent_on = coalesce($4::date, spent_on),
+		location_id = CASE WHEN $5 THEN $6::uuid ELSE location_id END
+		WHERE id = $1 RETURNING `+expenseColumns, id, in.Description, amount, spent, in.LocationID.Set, loc)))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+func (s *Server) deleteExpense(w http.ResponseWriter, r *http.Request) error {
+	return s.deleteRow(w, r, "expenses", "the expense is referenced")
+}

@@ -1,0 +1,269 @@
+package appserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantgate/tenantgate/internal/tenanttoken"
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+type ctxKey int
+
+const (
+	tenantKey ctxKey = iota
+	userKey
+	dbKey
+	requestKey
+)
+
+// TenantFrom returns the tenant the request's verified token names, or nil
+// outside the tenant routes.
+func TenantFrom(ctx context.Context) *tenantstore.Tenant {
+	t, _ := ctx.Value(tenantKey).(*tenantstore.Tenant)
+	return t
+}
+
+// UserFrom returns the logged-in user of the request, or nil.
+func UserFrom(ctx context.Context) *User {
+	u, _ := ctx.Value(userKey).(*User)
+	return u
+}
+
+// requestInfo is filled as the request goes through the middleware, for the
+// one log line written at its end.
+type requestInfo struct {
+	id     string
+	tenant string
+	user   string
+	log    *slog.Logger
+}
+
+func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok && ri.log != nil {
+		return ri.log
+	}
+	return fallback
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestID returns the incoming X-Request-Id when it is short and printable,
+// otherwise a new random one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 {
+		ok := true
+		for i := 0; i < len(id); i++ {
+			if c := id[i]; c < 0x21 || c > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return id
+		}
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// withRequestLog gives every request an id (echoed in X-Request-Id), recovers
+// panics as 500, and logs one JSON line per request with tenant and user.
+func (s *Server) withRequestLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &requestInfo{id: requestID(r)}
+		ri.log = s.log.With(slog.String("request_id", ri.id))
+		w.Header().Set("X-Request-Id", ri.id)
+		sw := &statusWriter{ResponseWriter: w}
+		ctx := context.WithValue(r.Context(), requestKey, ri)
+		r = r.WithContext(ctx)
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				ri.log.ErrorContext(ctx, "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				if sw.status == 0 {
+					s.writeError(sw, r, fmt.Errorf("panic: %v", v))
+				}
+			}
+			level := slog.LevelInfo
+			if sw.status >= 500 {
+				level = slog.LevelWarn
+			}
+			ri.log.LogAttrs(ctx, level, "request",
+				slog.String("tenant", ri.tenant),
+				slog.String("user", ri.user),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", sw.status),
+				slog.Int("bytes", sw.bytes),
+				slog.Duration("duration", time.Since(start)),
+			)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// requireTenant verifies X-Tenant-Token (401 invalid_tenant_token for any
+// fault), resolves the tenant it names, refuses tenants not active, and gives
+// the request a lazily acquired lease on the tenant's pool, released when the
+// request ends.
+func (s *Server) requireTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, err := s.verifyToken(r)
+		if err != nil {
+			loggerFrom(r.Context(), s.log).InfoContext(r.Context(), "tenant token refused", slog.String("reason", err.Error()))
+			s.writeError(w, r, errInvalidToken)
+			return
+		}
+		t, err := s.cfg.Tenants.ResolveID(r.Context(), claims.TenantID)
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("resolving tenant %s: %w", claims.TenantID, err))
+			return
+		}
+		switch t.Status {
+		case tenantstore.StatusActive:
+		case tenantstore.StatusSuspended:
+			s.writeError(w, r, &Error{Status: http.StatusForbidden, Code: "tenant_suspended", Message: "this organization is suspended"})
+			return
+		default:
+			w.Header().Set("Retry-After", "30")
+			s.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Code: "tenant_unavailable", Message: "this organization is under maintenance"})
+			return
+		}
+		if ri, ok := r.Context().Value(requestKey).(*requestInfo); ok {
+			ri.tenant = t.Subdomain
+			ri.log = ri.log.With(slog.String("tenant", t.Subdomain))
+		}
+		h := &dbHolder{}
+		ctx := context.WithValue(context.WithValue(r.Context(), tenantKey, t), dbKey, h)
+		defer h.release()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// verifyToken checks the request's tenant token, from the cache of tokens
+// verified before (same bytes, same host, not yet expired) or by signature.
+func (s *Server) verifyToken(r *http.Request) (tenanttoken.Claims, error) {
+	token := r.Header.Get(tenanttoken.Header)
+	if token == "" {
+		return tenanttoken.Claims{}, fmt.Errorf("%w: missing", tenanttoken.ErrInvalid)
+	}
+	host, ok := tenantstore.NormalizeHost(r.Host)
+	if !ok {
+		return tenanttoken.Claims{}, fmt.Errorf("%w: bad request host", tenanttoken.ErrInvalid)
+	}
+	now := s.now()
+	if c, ok := s.tokens.get(token, host, now); ok {
+		return c, nil
+	}
+	c, err := s.cfg.Verifier.Verify(token, host, now)
+	if err != nil {
+		return c, err
+	}
+	s.tokens.put(token, c, now)
+	return c, nil
+}
+
+// dbHolder holds the request's pool lease, acquired on first use.
+type dbHolder struct {
+	lease *Lease
+}
+
+func (h *dbHolder) release() {
+	if h.lease != nil {
+		h.lease.Release()
+	}
+}
+
+// db returns the pool of the request's tenant, opening it on first use. The
+// pool stays leased (never closed under the request) until the request ends.
+func (s *Server) db(r *http.Request) (*pgxpool.Pool, error) {
+	h, _ := r.Context().Value(dbKey).(*dbHolder)
+	t := TenantFrom(r.Context())
+	if h == nil || t == nil {
+		return nil, fmt.Errorf("no tenant in request context")
+	}
+	if h.lease != nil {
+		return h.lease.Pool(), nil
+	}
+	dsn, err := s.cfg.DSN(t)
+	if err != nil {
+		return nil, fmt.Errorf("database URL of tenant %s: %w", t.Subdomain, err)
+	}
+	l, err := s.pools.Acquire(r.Context(), t.ID, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", t.Subdomain, err)
+	}
+	h.lease = l
+	return l.Pool(), nil
+}
+
+// checkOrigin refuses an unsafe request whose Origin header names another
+// host (cross-site form posts, including to the login).
+func (s *Server) checkOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !safeMethod(r.Method) {
+			if o := r.Header.Get("Origin"); o != "" && !sameHost(o, r.Host) {
+				s.writeError(w, r, errOrigin)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// sameHost reports whether the URL origin (an Origin or Referer value) names
+// the request host, ignoring case and port.
+func sameHost(origin, requestHost string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	a, ok1 := tenantstore.NormalizeHost(u.Host)
+	b, ok2 := tenantstore.NormalizeHost(requestHost)
+	return ok1 && ok2 && a == b
+}
+
+func withUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, userKey, u)
+}

@@ -1,0 +1,164 @@
+package appserver
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Product is something the tenant sells; Price is a decimal string.
+type Product struct {
+	ID        uuid.UUID `json:"id"`
+	SKU       string    `json:"sku"`
+	Name      string    `json:"name"`
+	Price     string    `json:"price"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type productInput struct {
+	SKU   *string  `json:"sku"`
+	Name  *string  `json:"name"`
+	Price *Decimal `json:"price"`
+}
+
+func (in *productInput) validate(create bool) error {
+	for _, f := range []**string{&in.SKU, &in.Name} {
+		if *f != nil {
+			v := strings.TrimSpace(**f)
+			*f = &v
+		}
+	}
+	switch {
+	case create && in.SKU == nil, in.SKU != nil && *in.SKU == "":
+		return invalidField("sku", "is required")
+	case in.SKU != nil && len(*in.SKU) > 64:
+		return invalidField("sku", "must be at most 64 characters")
+	case create && in.Name == nil, in.Name != nil && *in.Name == "":
+		return invalidField("name", "is required")
+	case in.Name != nil && len(*in.Name) > 200:
+		return invalidField("name", "must be at most 200 characters")
+	case create && in.Price == nil:
+		return invalidField("price", "is required")
+	}
+	if in.Price != nil {
+		return in.Price.check("price", 2, false)
+	}
+	return nil
+}
+
+const productColumns = `id, sku, name, price::text, created_at`
+
+func scanProduct(row pgx.Row) (Product, error) {
+	var p Product
+	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Price, &p.CreatedAt)
+	return p, err
+}
+
+// skuTaken turns the unique violation of products.sku into 409 sku_taken.
+func skuTaken(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return conflict("sku_taken", "sku", "another product has this SKU")
+	}
+	return err
+}
+
+func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
+	page, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	rows, err := db.Query(r.Context(), `SELECT `+productColumns+` FROM products
+		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
+	if err != nil {
+		return err
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Product, error) { return scanProduct(row) })
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, makePage(page, items, func(p Product) (time.Time, uuid.UUID) { return p.CreatedAt, p.ID }))
+	return nil
+}
+
+func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
+	var in productInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(true); err != nil {
+		return err
+	}
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	p, err := scanProduct(db.QueryRow(r.Context(), `INSERT INTO products (sku, name, price)
+		VALUES ($1, $2, $3::numeric) RETURNING `+productColumns, in.SKU, in.Name, string(*in.Price)))
+	if err != nil {
+		return skuTaken(err)
+	}
+	writeJSON(w, http.StatusCreated, p)
+	return nil
+}
+
+func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	p, err := one(scanProduct(db.QueryRow(r.Context(), `SELECT `+productColumns+` FROM products WHERE id = $1`, id)))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in productInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(false); err != nil {
+		return err
+	}
+	var price *string
+	if in.Price != nil {
+		p := string(*in.Price)
+		price = &p
+	}
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	p, err := one(scanProduct(db.QueryRow(r.Context(), `UPDATE products SET
+		sku = coalesce($2, sku), name = coalesce($3, name), price = coalesce($4::numeric, price)
+		WHERE id = $1 RETURNING `+productColumns, id, in.SKU, in.Name, price)))
+	if err != nil {
+		return skuTaken(err)
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) deleteProduct(w http.ResponseWriter, r *http.Request) error {
+	return s.deleteRow(w, r, "products", "the product appears on invoices")
+}

@@ -1,0 +1,170 @@
+// Package appserver is the tenant-facing application behind the edge
+// (SPEC §7): it verifies the signed X-Tenant-Token, opens a pgx pool per
+// tenant database on demand, and serves the sales API. It also carries the
+// admin listener's health, readiness and metrics routes; the admin API and the
+// HTML pages mount onto the same Server (see routes.go).
+package appserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tenantgate/tenantgate/internal/tenanttoken"
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+// Defaults of Config.
+const (
+	DefaultSessionLifetime = 12 * time.Hour
+	DefaultTokenCacheSize  = 4096
+)
+
+// TokenVerifier checks an X-Tenant-Token against the request host;
+// *tenanttoken.Verifier implements it.
+type TokenVerifier interface {
+	Verify(token, host string, now time.Time) (tenanttoken.Claims, error)
+}
+
+// TenantResolver finds a tenant by ID; *resolver.Resolver implements it.
+// Returned tenants are shared and must not be modified.
+type TenantResolver interface {
+	ResolveID(ctx context.Context, id string) (*tenantstore.Tenant, error)
+}
+
+// LocationLister lists a tenant's locations; *tenantstore.Store implements it.
+type LocationLister interface {
+	ListLocations(ctx context.Context, tenantID string) ([]tenantstore.Location, error)
+}
+
+// Config wires a Server. Verifier, Tenants, Locations and DSN are required.
+type Config struct {
+	Verifier  TokenVerifier
+	Tenants   TenantResolver
+	Locations LocationLister
+	// DSN returns a tenant's database URL (tenantstore.DSNConfig.URL).
+	DSN func(*tenantstore.Tenant) (string, error)
+	// Pools configures the per-tenant pool manager.
+	Pools PoolConfig
+	// Ready reports whether the control plane and Redis are reachable, for
+	// /readyz; nil means always ready.
+	Ready func(ctx context.Context) error
+	// Logger receives the request log (JSON); slog.Default() when nil.
+	Logger *slog.Logger
+	// Registry receives the server's metrics and is served at /metrics on
+	// the admin listener; a new registry when nil.
+	Registry *prometheus.Registry
+	// AdminRoutes, when set, adds routes to the admin listener's router
+	// (after /healthz, /readyz and /metrics). The admin API mounts here.
+	AdminRoutes func(r *mux.Router)
+	// BcryptCost is the cost of password hashes; bcrypt.DefaultCost when 0.
+	BcryptCost int
+	// SessionLifetime is how long a login lasts; DefaultSessionLifetime when 0.
+	SessionLifetime time.Duration
+	// TokenCacheSize bounds the cache of verified tenant tokens.
+	TokenCacheSize int
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is the appserver: AppHandler serves tenants, AdminHandler the
+// operators. Close releases its pools.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	pools     *Pools
+	tokens    *tokenCache
+	registry  *prometheus.Registry
+	dummyHash []byte // compared against for unknown e-mails, so login costs the same
+	now       func() time.Time
+}
+
+// New checks cfg and builds a Server with its pool manager.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Verifier == nil:
+		return nil, errors.New("appserver: Config.Verifier is required")
+	case cfg.Tenants == nil:
+		return nil, errors.New("appserver: Config.Tenants is required")
+	case cfg.Locations == nil:
+		return nil, errors.New("appserver: Config.Locations is required")
+	case cfg.DSN == nil:
+		return nil, errors.New("appserver: Config.DSN is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
+	}
+	if cfg.TokenCacheSize <= 0 {
+		cfg.TokenCacheSize = DefaultTokenCacheSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Pools.Now == nil {
+		cfg.Pools.Now = cfg.Now
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("tenantgate-dummy-password"), cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		pools:     NewPools(cfg.Pools),
+		tokens:    newTokenCache(cfg.TokenCacheSize),
+		registry:  cfg.Registry,
+		dummyHash: dummy,
+		now:       cfg.Now,
+	}
+	if err := s.registerMetrics(); err != nil {
+		s.pools.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Pools returns the server's pool manager.
+func (s *Server) Pools() *Pools { return s.pools }
+
+// TenantChanged closes the tenant's pool so the next request reopens it with
+// the current database URL; pass it to the resolver's OnChange.
+func (s *Server) TenantChanged(c tenantstore.Change) {
+	if c.TenantID != "" {
+		s.pools.Invalidate(c.TenantID)
+	}
+}
+
+// Close closes the tenant pools (those in use when their requests end).
+func (s *Server) Close() { s.pools.Close() }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]*Error{"error": {Code: "not_ready", Message: err.Error()}})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
