@@ -36,3 +36,19 @@ func (e *ValidationError) Error() string {
 func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
+
+// ConflictError is an ErrConflict that names the field whose value is
+// already taken (subdomain, name, hostname, code). errors.Is(err,
+// ErrConflict) matches it.
+type ConflictError struct {
+	Field   string
+	Message string
+}
+
+// Error implements error.
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("conflict: %s %s", e.Field, e.Message)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
