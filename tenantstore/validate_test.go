@@ -60,6 +60,9 @@ func FuzzNormalizeSubdomain(f *testing.F) {
 		if again, err := NormalizeSubdomain(got, DefaultReservedSubdomains); err != nil || again != got {
 			t.Fatalf("NormalizeSubdomain(%q) = %q, %v; want idempotent %q", got, again, err, got)
 		}
+		if name := DatabaseName("sales_", got); len(name) > 63 {
+			t.Fatalf("DatabaseName(sales_, %q) = %q, longer than 63 bytes", got, name)
+		}
 	})
 }
 
