@@ -93,8 +93,10 @@ func (p publisher) redisKeys(c tenantstore.Change) []string {
 func changedHosts(cfg *Config, c tenantstore.Change) []string {
 	hosts := make([]string, 0, len(c.Subdomains)+len(c.Hostnames))
 	for _, s := range c.Subdomains {
-		if s != "" {
-			hosts = append(hosts, cfg.hostOf(strings.ToLower(s)))
+		if strings.IndexByte(s, '.') < 0 {
+			if h, ok := tenantstore.NormalizeHost(cfg.hostOf(s)); ok {
+				hosts = append(hosts, h)
+			}
 		}
 	}
 	for _, h := range c.Hostnames {

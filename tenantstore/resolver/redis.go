@@ -38,7 +38,7 @@ type wireTenant struct {
 	PasswordEnv   string               `json:"pwenv,omitempty"`
 	RoleName      string               `json:"role,omitempty"`
 	RolePassword  string               `json:"rolepw,omitempty"`
-	Domains       []tenantstore.Domain `json:"domains,omitempty"`
+	Domains       []tenantstore.Domain `json:"domains"`
 	CreatedAt     time.Time            `json:"created"`
 	UpdatedAt     time.Time            `json:"updated"`
 	Version       int64                `json:"version,omitempty"`
