@@ -1,0 +1,394 @@
+package appserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantgate/tenantgate/internal/testenv"
+)
+
+// closedPortURL is a database URL nothing listens on.
+func closedPortURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "postgres://postgres@" + addr + "/nothing?sslmode=disable"
+}
+
+// countConnections counts server connections to the test's tenant databases.
+func countConnections(ctx context.Context, conn *pgx.Conn, prefix string) (int, error) {
+	var n int
+	err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname LIKE $1 || '%'`, prefix).Scan(&n)
+	return n, err
+}
+
+func TestPoolsBudgetUnderLoad(t *testing.T) {
+	const tenants, maxPools, maxConns = 50, 10, 4
+	e := newEnv(t, PoolConfig{MaxPools: maxPools, MaxConns: maxConns})
+	fixtures := make([]*tenantFixture, tenants)
+	for i := range fixtures {
+		fixtures[i] = e.addTenant(fmt.Sprintf("t%02d", i), 10)
+	}
+	admin := testenv.Admin(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var peak, peakOpen atomic.Int64
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		for ctx.Err() == nil {
+			n, err := countConnections(ctx, admin, e.prefix)
+			if err == nil && int64(n) > peak.Load() {
+				peak.Store(int64(n))
+			}
+			if o := int64(e.srv.Pools().Stats().Open); o > peakOpen.Load() {
+				peakOpen.Store(o)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for w := range 40 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for range 25 {
+				f := fixtures[rng.IntN(tenants)]
+				r := e.do(f, call{method: "GET", path: "/api/customers"})
+				if r.Status != 200 {
+					failures.Add(1)
+					t.Errorf("GET /api/customers on %s under load = %d %s, want 200", f.Subdomain, r.Status, r.Raw)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	sampler.Wait()
+	if budget := int64(maxPools * maxConns); peak.Load() > budget {
+		t.Errorf("peak connections to tenant databases = %d, want ≤ %d (MAX_TENANT_POOLS × TENANT_POOL_MAX_CONNS)", peak.Load(), budget)
+	}
+	if peakOpen.Load() > maxPools {
+		t.Errorf("peak open pools = %d, want ≤ %d", peakOpen.Load(), maxPools)
+	}
+	st := e.srv.Pools().Stats()
+	if st.EvictedLRU == 0 {
+		t.Errorf("LRU evictions under load over %d tenants = 0, want some", tenants)
+	}
+	t.Logf("peak connections %d, peak pools %d, opens %d, LRU evictions %d", peak.Load(), peakOpen.Load(), st.Opens, st.EvictedLRU)
+}
+
+func TestUnreachableTenantFailsFast(t *testing.T) {
+	e := newEnv(t, PoolConfig{BreakerRetry: time.Hour})
+	good := e.addTenant("good", 10)
+	bad := e.addTenant("bad", 10)
+	down := *bad.Tenant
+	down.Placement.URL = closedPortURL(t)
+	e.dir.put(&down)
+
+	const deadline = 100 * time.Millisecond
+	for i := range 5 {
+		start := time.Now()
+		r := e.do(bad, call{method: "GET", path: "/api/customers"})
+		took := time.Since(start)
+		if r.Status != 503 || r.errorCode() != "tenant_database_unavailable" {
+			t.Fatalf("request %d to a tenant with its database down = %d %s, want 503 tenant_database_unavailable", i, r.Status, r.Raw)
+		}
+		if took > deadline {
+			t.Errorf("request %d to a tenant with its database down took %v, want ≤ %v", i, took, deadline)
+		}
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+	}
+	if st := e.srv.Pools().Stats(); st.OpenFailures != 1 || st.BreakersOpen != 1 {
+		t.Errorf("after 5 requests to a down tenant: open failures %d, breakers open %d; want 1, 1 (breaker fails the rest fast)", st.OpenFailures, st.BreakersOpen)
+	}
+	e.must(200, e.do(good, call{method: "GET", path: "/api/customers"}), "the other tenant")
+
+	t.Run("database refusing connections under an open pool", func(t *testing.T) {
+		e.must(200, e.do(good, call{method: "GET", path: "/api/customers"}), "warm")
+		admin := testenv.Admin(t)
+		ctx := context.Background()
+		db := pgx.Identifier{good.DatabaseName}.Sanitize()
+		if _, err := admin.Exec(ctx, "ALTER DATABASE "+db+" WITH ALLOW_CONNECTIONS false"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _, _ = admin.Exec(ctx, "ALTER DATABASE "+db+" WITH ALLOW_CONNECTIONS true") })
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", good.DatabaseName); err != nil {
+			t.Fatal(err)
+		}
+		// The first request may see the dead connection; within a few the
+		// breaker must be open and answers fast.
+		var last response
+		for range 3 {
+			last = e.do(good, call{method: "GET", path: "/api/customers"})
+		}
+		if last.Status != 503 || last.errorCode() != "tenant_database_unavailable" {
+			t.Fatalf("request to a database refusing connections = %d %s, want 503 tenant_database_unavailable", last.Status, last.Raw)
+		}
+		start := time.Now()
+		r := e.do(good, call{method: "GET", path: "/api/customers"})
+		if took := time.Since(start); r.Status != 503 || took > deadline {
+			t.Errorf("next request = %d in %v, want 503 within %v", r.Status, took, deadline)
+		}
+		// Fixing the database and telling the server (as the invalidation
+		// message does) serves the tenant again at once.
+		if _, err := admin.Exec(ctx, "ALTER DATABASE "+db+" WITH ALLOW_CONNECTIONS true"); err != nil {
+			t.Fatal(err)
+		}
+		e.srv.Pools().Invalidate(good.ID)
+		e.must(200, e.do(good, call{method: "GET", path: "/api/customers"}), "after recovery")
+	})
+}
+
+func TestUnreachableTenantDoesNotSlowOthers(t *testing.T) {
+	// A database that accepts TCP but never answers: the worst case, an open
+	// that waits for its connect timeout.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	e := newEnv(t, PoolConfig{ConnectTimeout: 500 * time.Millisecond, BreakerRetry: time.Hour})
+	good := e.addTenant("good", 10)
+	bad := e.addTenant("bad", 10)
+	down := *bad.Tenant
+	down.Placement.URL = "postgres://postgres@" + l.Addr().String() + "/x?sslmode=disable"
+	e.dir.put(&down)
+	e.must(200, e.do(good, call{method: "GET", path: "/api/customers"}), "warm")
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		r := e.do(bad, call{method: "GET", path: "/api/customers"})
+		if r.Status != 503 {
+			t.Errorf("request to a hanging database = %d, want 503", r.Status)
+		}
+	})
+	time.Sleep(50 * time.Millisecond) // the bad open is under way
+	start := time.Now()
+	e.must(200, e.do(good, call{method: "GET", path: "/api/customers"}), "other tenant while one hangs")
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Errorf("other tenant's request while one database hangs took %v, want ≤ 100ms", took)
+	}
+	wg.Wait()
+	start = time.Now()
+	r := e.do(bad, call{method: "GET", path: "/api/customers"})
+	if took := time.Since(start); r.Status != 503 || took > 100*time.Millisecond {
+		t.Errorf("request after the failed open = %d in %v, want 503 within 100ms (breaker)", r.Status, took)
+	}
+}
+
+func TestPoolsManager(t *testing.T) {
+	testenv.Integration(t)
+	url := testenv.NewDatabase(t)
+	ctx := context.Background()
+
+	t.Run("concurrent first acquires open once", func(t *testing.T) {
+		p := NewPools(PoolConfig{})
+		defer p.Close()
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				l, err := p.Acquire(ctx, "t1", url)
+				if err != nil {
+					t.Errorf("Acquire = %v", err)
+					return
+				}
+				defer l.Release()
+				if err := l.Pool().Ping(ctx); err != nil {
+					t.Errorf("Ping = %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if st := p.Stats(); st.Opens != 1 || st.Open != 1 {
+			t.Errorf("after 20 concurrent first acquires: opens %d, open %d; want 1, 1", st.Opens, st.Open)
+		}
+	})
+
+	t.Run("a pool in use is never closed for another tenant", func(t *testing.T) {
+		p := NewPools(PoolConfig{MaxPools: 1})
+		defer p.Close()
+		a, err := p.Acquire(ctx, "a", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if _, err := p.Acquire(short, "b", url); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Acquire(b) while the only pool is in use = %v, want to wait until its deadline", err)
+		}
+		if err := a.Pool().Ping(ctx); err != nil {
+			t.Fatalf("the held pool was closed under its holder: %v", err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			l, err := p.Acquire(ctx, "b", url)
+			if err == nil {
+				l.Release()
+			}
+			done <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		a.Release()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Acquire(b) after a's release = %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Acquire(b) still waiting 5s after a's release")
+		}
+		if st := p.Stats(); st.EvictedLRU != 1 || st.Open != 1 {
+			t.Errorf("after b replaced a: LRU evictions %d, open %d; want 1, 1", st.EvictedLRU, st.Open)
+		}
+	})
+
+	t.Run("least recently used idle pool closes first", func(t *testing.T) {
+		p := NewPools(PoolConfig{MaxPools: 2})
+		defer p.Close()
+		for _, id := range []string{"a", "b", "a", "c"} { // b is least recent when c arrives
+			l, err := p.Acquire(ctx, id, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Release()
+		}
+		p.mu.Lock()
+		_, hasA := p.entries["a"]
+		_, hasB := p.entries["b"]
+		p.mu.Unlock()
+		if !hasA || hasB {
+			t.Errorf("after a, b, a, c with 2 slots: a open %v, b open %v; want a kept, b closed", hasA, hasB)
+		}
+	})
+
+	t.Run("database URL change reopens", func(t *testing.T) {
+		p := NewPools(PoolConfig{})
+		defer p.Close()
+		l, err := p.Acquire(ctx, "t", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := l.Pool()
+		l.Release()
+		l, err = p.Acquire(ctx, "t", url+"&application_name=moved")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		if l.Pool() == old {
+			t.Error("Acquire with a new URL returned the old pool")
+		}
+		if st := p.Stats(); st.Opens != 2 || st.EvictedChange != 1 || st.Open != 1 {
+			t.Errorf("after a URL change: opens %d, changed evictions %d, open %d; want 2, 1, 1", st.Opens, st.EvictedChange, st.Open)
+		}
+	})
+
+	t.Run("invalidate while in use closes after release", func(t *testing.T) {
+		p := NewPools(PoolConfig{})
+		defer p.Close()
+		l, err := p.Acquire(ctx, "t", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Invalidate("t")
+		if err := l.Pool().Ping(ctx); err != nil {
+			t.Fatalf("pool closed under its holder after Invalidate: %v", err)
+		}
+		l.Release()
+		if st := p.Stats(); st.Open != 0 {
+			t.Errorf("open pools after the invalidated pool's release = %d, want 0", st.Open)
+		}
+	})
+
+	t.Run("idle pools close after the idle timeout", func(t *testing.T) {
+		p := NewPools(PoolConfig{IdleTimeout: 40 * time.Millisecond})
+		defer p.Close()
+		l, err := p.Acquire(ctx, "t", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+		deadline := time.Now().Add(3 * time.Second)
+		for p.Stats().Open != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("idle pool still open 3s after a 40ms idle timeout")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st := p.Stats(); st.EvictedIdle != 1 {
+			t.Errorf("idle evictions = %d, want 1", st.EvictedIdle)
+		}
+	})
+
+	t.Run("breaker retries after its interval", func(t *testing.T) {
+		now := time.Now()
+		var mu sync.Mutex
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		p := NewPools(PoolConfig{BreakerRetry: 5 * time.Second, Now: clock})
+		defer p.Close()
+		bad := closedPortURL(t)
+		for range 3 {
+			if _, err := p.Acquire(ctx, "t", bad); !errors.Is(err, ErrTenantDatabaseUnavailable) {
+				t.Fatalf("Acquire of a down database = %v, want ErrTenantDatabaseUnavailable", err)
+			}
+		}
+		if st := p.Stats(); st.OpenFailures != 1 {
+			t.Errorf("open attempts within the retry interval = %d, want 1", st.OpenFailures)
+		}
+		mu.Lock()
+		now = now.Add(6 * time.Second)
+		mu.Unlock()
+		if _, err := p.Acquire(ctx, "t", bad); !errors.Is(err, ErrTenantDatabaseUnavailable) {
+			t.Fatalf("Acquire after the interval = %v, want ErrTenantDatabaseUnavailable", err)
+		}
+		if st := p.Stats(); st.OpenFailures != 2 {
+			t.Errorf("open attempts after the retry interval = %d, want 2", st.OpenFailures)
+		}
+		if err := func() error { l, err := p.Acquire(ctx, "other", url); l.Release(); return err }(); err != nil {
+			t.Errorf("another tenant while one breaker is open = %v", err)
+		}
+	})
+
+	t.Run("closed manager refuses", func(t *testing.T) {
+		p := NewPools(PoolConfig{})
+		p.Close()
+		p.Close()
+		if _, err := p.Acquire(ctx, "t", url); !errors.Is(err, ErrPoolsClosed) {
+			t.Errorf("Acquire after Close = %v, want ErrPoolsClosed", err)
+		}
+	})
+
+	t.Run("errors carry no password", func(t *testing.T) {
+		p := NewPools(PoolConfig{})
+		defer p.Close()
+		u := strings.Replace(closedPortURL(t), "postgres@", "postgres:s3cret@", 1)
+		_, err := p.Acquire(ctx, "t", u)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Acquire error = %v, want an error without the password", err)
+		}
+	})
+}
