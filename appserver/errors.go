@@ -32,7 +32,7 @@ func (e *Error) Error() string {
 
 // Errors every route can answer with.
 var (
-	errInvalidToken   = &Error{Status: http.StatusUnauthorized, Code: "invalid_tenant_token", Message: "missing or invalid tenant token"}
+	errInvalidToken    = &Error{Status: http.StatusUnauthorized, Code: "invalid_tenant_token", Message: "missing or invalid tenant token"}
 	errUnauthenticated = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "log in first"}
 	errForbidden       = &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "tenant administrators only"}
 	errOrigin          = &Error{Status: http.StatusForbidden, Code: "origin_mismatch", Message: "cross-site request refused"}

@@ -9,7 +9,7 @@ type poolCollector struct {
 	p *Pools
 
 	open, inUse, waiting, breakers, conns *prometheus.Desc
-	opens, openFailures, evictions, trips  *prometheus.Desc
+	opens, openFailures, evictions, trips *prometheus.Desc
 }
 
 func newPoolCollector(p *Pools) *poolCollector {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+// Defaults of SPEC §3.
+const (
+	defaultAppAddr     = ":8000"
+	defaultAdminAddr   = ":9000"
+	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/tenantgate?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:6379/0"
+	defaultBaseDomain  = "localhost"
+)
+
+// config is the environment of the appserver.
+type config struct {
+	AppAddr, AdminAddr string
+	DatabaseURL        string
+	TenantTemplate     string
+	RedisURL           string
+	BaseDomain         string
+	SigningKeys        string   // secret
+	AdminTokens        []string // secret
+	MaxTenantPools     int
+	PoolMaxConns       int32
+	PoolIdleTimeout    time.Duration
+}
+
+// configFromEnv reads SPEC §3's variables; errors name the variable, never
+// its value.
+func configFromEnv(getenv func(string) string) (config, error) {
+	str := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		AppAddr:     str("APP_ADDR", defaultAppAddr),
+		AdminAddr:   str("ADMIN_ADDR", defaultAdminAddr),
+		DatabaseURL: str("DATABASE_URL", defaultDatabaseURL),
+		RedisURL:    str("REDIS_URL", defaultRedisURL),
+		BaseDomain:  str("BASE_DOMAIN", defaultBaseDomain),
+		SigningKeys: getenv("TENANT_SIGNING_KEYS"),
+	}
+	var errs []error
+	c.TenantTemplate = getenv("TENANT_DATABASE_TEMPLATE")
+	if c.TenantTemplate == "" {
+		t, err := tenantstore.DefaultTemplate(c.DatabaseURL)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.TenantTemplate = t
+	} else if !strings.Contains(c.TenantTemplate, tenantstore.DatabasePlaceholder) {
+		errs = append(errs, fmt.Errorf("TENANT_DATABASE_TEMPLATE must contain %s", tenantstore.DatabasePlaceholder))
+	}
+	if strings.TrimSpace(c.SigningKeys) == "" {
+		errs = append(errs, errors.New("TENANT_SIGNING_KEYS is required (kid:base64key[,kid:base64key…])"))
+	}
+	for _, tok := range strings.Split(getenv("ADMIN_TOKENS"), ",") {
+		if tok = strings.TrimSpace(tok); tok != "" {
+			c.AdminTokens = append(c.AdminTokens, tok)
+		}
+	}
+	if len(c.AdminTokens) == 0 {
+		errs = append(errs, errors.New("ADMIN_TOKENS is required (comma-separated bearer tokens for the admin API)"))
+	}
+	positive := func(k string, def int) int {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("%s must be a whole number ≥ 1, got %q", k, v))
+			return def
+		}
+		return n
+	}
+	c.MaxTenantPools = positive("MAX_TENANT_POOLS", appserver.DefaultMaxPools)
+	c.PoolMaxConns = int32(min(positive("TENANT_POOL_MAX_CONNS", appserver.DefaultPoolMaxConns), 1000))
+	c.PoolIdleTimeout = appserver.DefaultPoolIdleTimeout
+	if v := getenv("TENANT_POOL_IDLE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("TENANT_POOL_IDLE_TIMEOUT must be a positive duration such as 5m, got %q", v))
+		} else {
+			c.PoolIdleTimeout = d
+		}
+	}
+	return c, errors.Join(errs...)
+}

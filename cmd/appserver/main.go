@@ -1,0 +1,163 @@
+// Command appserver serves the tenant application (APP_ADDR) and the admin
+// listener (ADMIN_ADDR) behind the tenantgate edge. Configuration comes from
+// the environment (SPEC §3); see config.go.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/internal/tenanttoken"
+	"github.com/tenantgate/tenantgate/tenantstore"
+	"github.com/tenantgate/tenantgate/tenantstore/resolver"
+)
+
+// Listener timeouts. WriteTimeout bounds a whole response, so it also bounds
+// the slowest report query a client can make us run.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	shutdownTimeout   = 25 * time.Second
+	startupTimeout    = 30 * time.Second
+)
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("appserver stopped", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	keys, err := tenanttoken.ParseKeys(cfg.SigningKeys)
+	if err != nil {
+		return fmt.Errorf("TENANT_SIGNING_KEYS: %w", err)
+	}
+	verifier, err := tenanttoken.NewVerifier(keys)
+	if err != nil {
+		return fmt.Errorf("TENANT_SIGNING_KEYS: %w", err)
+	}
+
+	openCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	store, err := tenantstore.Open(openCtx, cfg.DatabaseURL)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("opening the control plane: %w", err)
+	}
+	defer store.Close()
+
+	rdb, err := resolver.NewRedisClient(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	res, err := resolver.New(resolver.Config{BaseDomain: cfg.BaseDomain}, store, rdb)
+	if err != nil {
+		return fmt.Errorf("starting the tenant resolver: %w", err)
+	}
+	defer res.Close()
+	// Writes made through this process (the admin API) invalidate caches
+	// everywhere, this process included.
+	store.SetNotifier(res)
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	srv, err := appserver.New(appserver.Config{
+		Verifier:  verifier,
+		Tenants:   res,
+		Locations: store,
+		DSN:       tenantstore.DSNConfig{Template: cfg.TenantTemplate, Getenv: os.Getenv}.URL,
+		Pools: appserver.PoolConfig{
+			MaxPools:    cfg.MaxTenantPools,
+			MaxConns:    cfg.PoolMaxConns,
+			IdleTimeout: cfg.PoolIdleTimeout,
+		},
+		Ready: func(ctx context.Context) error {
+			if err := store.Ping(ctx); err != nil {
+				return errors.New("control plane database unreachable")
+			}
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				return errors.New("redis unreachable")
+			}
+			return nil
+		},
+		Logger:   log,
+		Registry: registry,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	res.OnChange(srv.TenantChanged)
+	res.Start(ctx)
+
+	servers := []*http.Server{
+		newServer(cfg.AppAddr, srv.AppHandler(), log),
+		newServer(cfg.AdminAddr, srv.AdminHandler(), log),
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", s.Addr, err)
+		}
+		log.Info("listening", slog.String("addr", ln.Addr().String()))
+		go func() {
+			if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serving %s: %w", s.Addr, err)
+			}
+		}()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("shutting down %s: %w", s.Addr, err))
+		}
+	}
+	return runErr
+}
+
+func newServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
