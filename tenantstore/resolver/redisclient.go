@@ -32,8 +32,8 @@ type RedisOption func(*redis.UniversalOptions)
 //
 // Query parameters are go-redis' (dial_timeout, read_timeout, pool_size, …).
 // Unless the URL sets them, dial, read and write time out after 100 ms, a
-// caller waits at most 200 ms for a pooled connection, and failed commands are
-// not retried (max_retries=-1): on the request path a fast fallback to memory
+// caller waits at most 200 ms for a pooled connection, and neither failed
+// dials nor failed commands are retried (dialer_retries=1, max_retries=-1): on the request path a fast fallback to memory
 // or PostgreSQL beats a slow retry. Context deadlines are honoured. The
 // caller owns the client and closes it.
 func NewRedisClient(rawURL string, opts ...RedisOption) (redis.UniversalClient, error) {
@@ -92,6 +92,9 @@ func ParseRedisURL(rawURL string) (*redis.UniversalOptions, error) {
 	if !q.Has("max_retries") {
 		o.MaxRetries = -1
 	}
+	if !q.Has("dialer_retries") {
+		o.DialerRetries = 1 // go-redis dials 5 times, 100 ms apart, by default
+	}
 	o.ContextTimeoutEnabled = true
 	return o, nil
 }
@@ -108,6 +111,7 @@ func fromSimple(s *redis.Options) *redis.UniversalOptions {
 		MinRetryBackoff: s.MinRetryBackoff,
 		MaxRetryBackoff: s.MaxRetryBackoff,
 		DialTimeout:     s.DialTimeout,
+		DialerRetries:   s.DialerRetries,
 		ReadTimeout:     s.ReadTimeout,
 		WriteTimeout:    s.WriteTimeout,
 		PoolFIFO:        s.PoolFIFO,
@@ -137,6 +141,7 @@ func fromFailover(f *redis.FailoverOptions) *redis.UniversalOptions {
 		MinRetryBackoff:  f.MinRetryBackoff,
 		MaxRetryBackoff:  f.MaxRetryBackoff,
 		DialTimeout:      f.DialTimeout,
+		DialerRetries:    f.DialerRetries,
 		ReadTimeout:      f.ReadTimeout,
 		WriteTimeout:     f.WriteTimeout,
 		PoolFIFO:         f.PoolFIFO,
@@ -169,6 +174,7 @@ func fromCluster(c *redis.ClusterOptions) *redis.UniversalOptions {
 		MinRetryBackoff: c.MinRetryBackoff,
 		MaxRetryBackoff: c.MaxRetryBackoff,
 		DialTimeout:     c.DialTimeout,
+		DialerRetries:   c.DialerRetries,
 		ReadTimeout:     c.ReadTimeout,
 		WriteTimeout:    c.WriteTimeout,
 		PoolFIFO:        c.PoolFIFO,
