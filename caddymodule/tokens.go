@@ -24,6 +24,7 @@ type tokenEntry struct {
 	name      string
 	status    tenantstore.Status
 	token     string
+	header    []string // {token}, with cap 1: read-only, shared by requests
 	refreshAt time.Time // half the token's lifetime after issue
 
 	// placeholders serves {tenant.*}; its values are boxed once here so that
@@ -76,7 +77,7 @@ func (c *tokenCache) get(t *tenantstore.Tenant, host string) (*tokenEntry, error
 func newTokenEntry(t *tenantstore.Tenant, tok string, refreshAt time.Time) *tokenEntry {
 	e := &tokenEntry{
 		tenant: t, id: t.ID, sub: t.Subdomain, name: t.Name, status: t.Status,
-		token: tok, refreshAt: refreshAt,
+		token: tok, header: []string{tok}[:1:1], refreshAt: refreshAt,
 	}
 	var id, sub, name, status any = t.ID, t.Subdomain, t.Name, string(t.Status)
 	e.placeholders = func(key string) (any, bool) {

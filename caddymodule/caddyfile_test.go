@@ -1,0 +1,100 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden JSON files of the adapt tests")
+
+// envOfCaddyfile are the variables the project Caddyfile reads at adapt
+// time; the golden test runs with them unset, so it shows the defaults.
+var envOfCaddyfile = []string{"HTTP_PORT", "HTTPS_PORT", "BASE_DOMAIN", "APP_UPSTREAMS", "ADMIN_UPSTREAMS", "CADDY_ADMIN", "ACCESS_LOG"}
+
+// TestAdaptGolden adapts each testdata/adapt/*.caddyfile, and the project's
+// Caddyfile, and compares the JSON with the .json file beside it (go test
+// -update rewrites them).
+func TestAdaptGolden(t *testing.T) {
+	for _, k := range envOfCaddyfile {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	files, err := filepath.Glob("testdata/adapt/*.caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{"project Caddyfile": "../Caddyfile"}
+	for _, f := range files {
+		cases[filepath.Base(f)] = f
+	}
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	for name, path := range cases {
+		t.Run(name, func(t *testing.T) {
+			in, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, warnings, err := adapter.Adapt(in, map[string]any{"filename": path})
+			if err != nil {
+				t.Fatalf("Adapt(%s) = %v", path, err)
+			}
+			for _, w := range warnings {
+				t.Errorf("Adapt(%s) warning: %s", path, w.String())
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, out, "", "\t"); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+			golden := strings.TrimSuffix(path, ".caddyfile") + ".json"
+			if path == "../Caddyfile" {
+				golden = "testdata/adapt/project-Caddyfile.json"
+			}
+			if *update {
+				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("reading golden file (go test -update writes it): %v", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("Adapt(%s) =\n%s\nwant (%s)\n%s", path, pretty.Bytes(), golden, want)
+			}
+		})
+	}
+}
+
+func TestAdaptErrors(t *testing.T) {
+	tests := []struct {
+		name, in, wantErr string
+	}{
+		{"unknown global option", "{\n\ttenant {\n\t\tcolour blue\n\t}\n}\n:80\n", `unrecognized tenant option "colour"`},
+		{"global option without value", "{\n\ttenant {\n\t\tbase_domain\n\t}\n}\n:80\n", "wrong argument count"},
+		{"bad duration", "{\n\ttenant {\n\t\tttl soon\n\t}\n}\n:80\n", "tenant option ttl"},
+		{"negative cache size", "{\n\ttenant {\n\t\tcache_size -1\n\t}\n}\n:80\n", "cache_size must not be negative"},
+		{"handler argument", ":80 {\n\ttenant acme\n}\n", "wrong argument count"},
+		{"unknown handler option", ":80 {\n\ttenant {\n\t\tfoo bar\n\t}\n}\n", `unrecognized tenant handler option "foo"`},
+		{"permission argument", "{\n\ton_demand_tls {\n\t\tpermission tenant extra\n\t}\n}\n:80\n", "wrong argument count"},
+		{"error page argument", ":80 {\n\thandle_errors {\n\t\ttenant_error x\n\t}\n}\n", "wrong argument count"},
+	}
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := adapter.Adapt([]byte(tt.in), nil)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Adapt(%q) = %v, want an error containing %q", tt.in, err, tt.wantErr)
+			}
+		})
+	}
+}
