@@ -333,7 +333,9 @@ func TestPermission(t *testing.T) {
 }
 
 // memSource is an in-memory resolver.Source.
-type memSource struct{ bySub map[string]*tenantstore.Tenant }
+type memSource struct {
+	bySub map[string]*tenantstore.Tenant
+}
 
 func (m memSource) Get(_ context.Context, id string) (*tenantstore.Tenant, error) {
 	for _, t := range m.bySub {

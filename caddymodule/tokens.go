@@ -24,7 +24,7 @@ type tokenEntry struct {
 	name      string
 	status    tenantstore.Status
 	token     string
-	header    []string // {token}, with cap 1: read-only, shared by requests
+	header    []string  // {token}, with cap 1: read-only, shared by requests
 	refreshAt time.Time // half the token's lifetime after issue
 
 	// placeholders serves {tenant.*}; its values are boxed once here so that
