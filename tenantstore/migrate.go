@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -147,4 +148,68 @@ func migrateTenant(ctx context.Context, cfg *pgx.ConnConfig, fsys fs.FS) (from, 
 		to = from
 	}
 	return from, to, applied, err
+}
+
+// Migrate applies pending tenant migrations to every tenant (or
+// opts.Tenant), opts.Parallel at a time, each tenant's migrations one
+// transaction each, and keeps going past failures: the failures are in the
+// results' Err, ordered by subdomain. With opts.Check nothing changes; a
+// tenant is only read (one query) and compared with the latest version. The
+// error is for failures that prevent the whole run (listing tenants).
+func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]MigrateResult, error) {
+	latest, err := latestVersion(m.prov.migrations)
+	if err != nil {
+		return nil, err
+	}
+	tenants, err := m.servedTenants(ctx, opts.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrateResult, len(tenants))
+	var mu sync.Mutex
+	forEach(len(tenants), opts.Parallel, func(i int) {
+		t := tenants[i]
+		r := MigrateResult{Subdomain: t.Subdomain, Latest: latest}
+		start := time.Now()
+		cfg, err := m.tenantConfig(t)
+		switch {
+		case err != nil:
+		case opts.Check:
+			r.From, err = checkTenant(ctx, cfg)
+			r.To = r.From
+		default:
+			r.From, r.To, r.Applied, err = migrateTenant(ctx, cfg, m.prov.migrations)
+		}
+		if err != nil {
+			r.Err = fmt.Errorf("tenant %q (database %q): %w", t.Subdomain, t.DatabaseName, err)
+		}
+		r.Duration = time.Since(start)
+		out[i] = r
+		if opts.Progress != nil {
+			mu.Lock()
+			opts.Progress(r)
+			mu.Unlock()
+		}
+	})
+	return out, nil
+}
+
+// MigrationStatus reports every tenant's schema version against the latest,
+// without changing anything.
+func (m *Manager) MigrationStatus(ctx context.Context) ([]MigrationState, error) {
+	results, err := m.Migrate(ctx, MigrateOptions{Check: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationState, len(results))
+	for i, r := range results {
+		out[i] = MigrationState{Subdomain: r.Subdomain, Current: r.From, Latest: r.Latest, Err: r.Err}
+	}
+	return out, nil
+}
+
+// LatestVersion is the version of the newest tenant migration.
+func (m *Manager) LatestVersion() int64 {
+	v, _ := latestVersion(m.prov.migrations) // checked by NewManager
+	return v
 }
