@@ -17,13 +17,14 @@ import (
 type fakeSource struct {
 	mu      sync.Mutex
 	tenants map[string]*tenantstore.Tenant // by id
+	bySub   map[string]string              // subdomain → id
 	err     error                          // when set, every call fails with it
 	delay   time.Duration
 	calls   atomic.Int64
 }
 
 func newFakeSource(ts ...*tenantstore.Tenant) *fakeSource {
-	f := &fakeSource{tenants: map[string]*tenantstore.Tenant{}}
+	f := &fakeSource{tenants: map[string]*tenantstore.Tenant{}, bySub: map[string]string{}}
 	for _, t := range ts {
 		f.put(t)
 	}
@@ -43,14 +44,12 @@ func newTenant(sub string, domains ...tenantstore.Domain) *tenantstore.Tenant {
 func (f *fakeSource) put(t *tenantstore.Tenant) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if old, ok := f.tenants[t.ID]; ok {
+		delete(f.bySub, old.Subdomain)
+	}
 	c := *t
 	f.tenants[t.ID] = &c
-}
-
-func (f *fakeSource) remove(id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.tenants, id)
+	f.bySub[t.Subdomain] = t.ID
 }
 
 func (f *fakeSource) setErr(err error) {
@@ -68,6 +67,7 @@ func (f *fakeSource) find(ctx context.Context, match func(*tenantstore.Tenant) b
 		if match(t) {
 			c := *t
 			found = &c
+			break
 		}
 	}
 	f.mu.Unlock()
@@ -92,7 +92,10 @@ func (f *fakeSource) Get(ctx context.Context, id string) (*tenantstore.Tenant, e
 }
 
 func (f *fakeSource) GetBySubdomain(ctx context.Context, sub string) (*tenantstore.Tenant, error) {
-	return f.find(ctx, func(t *tenantstore.Tenant) bool { return t.Subdomain == sub })
+	f.mu.Lock()
+	id := f.bySub[sub]
+	f.mu.Unlock()
+	return f.find(ctx, func(t *tenantstore.Tenant) bool { return t.ID == id && t.Subdomain == sub })
 }
 
 func (f *fakeSource) GetByHostname(ctx context.Context, host string) (*tenantstore.Tenant, error) {

@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"errors"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,4 +149,30 @@ func TestSourceUnreachable(t *testing.T) {
 	proxy.start()
 	resolveUntil(t, memoryOnly, "globex.example.com", 10*time.Second, "globex",
 		func(got *tenantstore.Tenant, err error) bool { return err == nil && got.ID == globex.ID })
+}
+
+func TestRedisFrozen(t *testing.T) {
+	testenv.Integration(t)
+	srv := startRedisServer(t)
+	store := newStore(t, "")
+	cfg := Config{BaseDomain: "example.com", KeyPrefix: "tg:"}
+	r := startResolver(t, cfg, store, newRedisClient(t, srv.url()))
+	tenants := []*tenantstore.Tenant{insertTenant(t, store, "acme"), insertTenant(t, store, "globex")}
+
+	// A frozen Redis accepts connections and never answers.
+	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("freezing redis-server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.cmd.Process.Signal(syscall.SIGCONT) })
+	for _, tn := range tenants {
+		host := tn.Subdomain + ".example.com"
+		// go-redis' defaults would wait 3 s per read: the answer must come
+		// from PostgreSQL well within the caller's one-second budget.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		got, err := r.ResolveHost(ctx, host)
+		cancel()
+		if err != nil || got.ID != tn.ID {
+			t.Errorf("with Redis frozen: ResolveHost(%s) = %q, %v; want %q within 1 s", host, idOf(got), err, tn.ID)
+		}
+	}
 }
