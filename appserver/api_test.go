@@ -482,6 +482,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		{admin, "/healthz", "ok"},
 		{admin, "/readyz", "ready"},
 		{admin, "/metrics", "tenantgate_tenant_pool_open 1"},
+		{admin, "/metrics", `tenantgate_http_requests_total{code="200",listener="app"}`},
 	} {
 		req, _ := http.NewRequest("GET", tc.path, nil)
 		rec := newRecorder()

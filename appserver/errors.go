@@ -94,15 +94,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		loggerFrom(r.Context(), s.log).ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
 	} else if ae.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.pools.cfg.BreakerRetry.Seconds())))
-		var ce *pgconn.ConnectError
-		if errors.As(err, &ce) {
-			// A connection failed under an open pool: fail the tenant fast
-			// from now on, not after a connect timeout per request.
-			if t := TenantFrom(r.Context()); t != nil {
-				s.pools.Trip(t.ID, err)
-			}
-		}
+		s.tripOnConnectError(r, err)
 		loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "service unavailable", slog.String("code", ae.Code), slog.String("error", err.Error()))
 	}
 	writeJSON(w, ae.Status, map[string]*Error{"error": ae})
+}
+
+// tripOnConnectError opens the tenant's breaker when err is a failure to
+// connect to its database under an already open pool, so that the tenant's
+// next requests fail fast instead of each waiting for a connect timeout. A
+// connect abandoned because the client went away does not count. Handlers
+// that write their own errors (pages) call it too.
+func (s *Server) tripOnConnectError(r *http.Request, err error) {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) || r.Context().Err() != nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	if t := TenantFrom(r.Context()); t != nil {
+		s.pools.Trip(t.ID, err)
+	}
 }

@@ -102,7 +102,7 @@ func requestID(r *http.Request) string {
 
 // withRequestLog gives every request an id (echoed in X-Request-Id), recovers
 // panics as 500, and logs one JSON line per request with tenant and user.
-func (s *Server) withRequestLog(next http.Handler) http.Handler {
+func (s *Server) withRequestLog(listener string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &requestInfo{id: requestID(r)}
@@ -121,6 +121,8 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 					s.writeError(sw, r, fmt.Errorf("panic: %v", v))
 				}
 			}
+			took := time.Since(start)
+			s.metrics.observe(listener, sw.status, took)
 			level := slog.LevelInfo
 			if sw.status >= 500 {
 				level = slog.LevelWarn
@@ -132,7 +134,7 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 				slog.String("path", r.URL.Path),
 				slog.Int("status", sw.status),
 				slog.Int("bytes", sw.bytes),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", took),
 			)
 		}()
 		next.ServeHTTP(sw, r)

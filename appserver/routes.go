@@ -82,7 +82,7 @@ func (s *Server) AppHandler() http.Handler {
 		mountPages(s, t)
 	}
 	root.NotFoundHandler = s.requireTenant(s.serve(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
-	return s.withRequestLog(root)
+	return s.withRequestLog("app", root)
 }
 
 // AdminHandler is the operators' listener (ADMIN_ADDR): health, readiness,
@@ -99,5 +99,5 @@ func (s *Server) AdminHandler() http.Handler {
 		s.cfg.AdminRoutes(r)
 	}
 	r.NotFoundHandler = s.serve(func(http.ResponseWriter, *http.Request) error { return errNotFound })
-	return s.withRequestLog(r)
+	return s.withRequestLog("admin", r)
 }

@@ -81,6 +81,7 @@ type Server struct {
 	pools     *Pools
 	tokens    *tokenCache
 	registry  *prometheus.Registry
+	metrics   *httpMetrics
 	dummyHash []byte // compared against for unknown e-mails, so login costs the same
 	now       func() time.Time
 }
