@@ -46,7 +46,7 @@ type Config struct {
 	// NegativeTTL is how long "no such tenant" is cached, in memory and in
 	// Redis. Default 5s.
 	NegativeTTL time.Duration
-	// RedisTTL is the expiry of a tenant entry in Redis; invalidation deletes
+	// RedisTTL is the expiry of a tenant entry in Redis; invalidation removes
 	// entries earlier. Default 10m.
 	RedisTTL time.Duration
 	// StaleTTL is how long an expired answer is kept in memory to be served

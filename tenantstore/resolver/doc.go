@@ -28,8 +28,12 @@
 // # Invalidation
 //
 // Notify (the resolver implements tenantstore.Notifier, and NewPublisher
-// gives a Notifier for processes that only write) deletes the Redis keys a
-// Change touches and publishes it on a Redis channel. Every Resolver
+// gives a Notifier for processes that only write) replaces the Redis entries
+// a Change touches with short-lived tombstones and publishes it on a Redis
+// channel. A tombstone, unlike a DEL, cannot be overwritten by a load that
+// read the source just before the change (writes go through a small Lua
+// script that refuses to replace one), and a load that finishes after this
+// process heard of the change does not cache its answer at all. Every Resolver
 // subscribes (Start), drops the affected entries from memory and calls its
 // OnChange callbacks. While the subscription is down the resolver reconnects
 // with backoff and serves memory entries for at most DegradedTTL, and entries

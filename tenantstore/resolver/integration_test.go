@@ -229,3 +229,37 @@ func TestFloodOfUnknownHostsCostsOneQueryEach(t *testing.T) {
 		t.Errorf("source queries after a second process's flood = %d, want still %d (answered by Redis)", n, hosts)
 	}
 }
+
+func TestOutdatedLoadCannotRepopulateRedis(t *testing.T) {
+	testenv.Integration(t)
+	ctx := context.Background()
+	store := newStore(t, "")
+	cfg := testConfig(t)
+	rdb := newRedisClient(t, testenv.RedisURL())
+	tn := insertTenant(t, store, "acme")
+	old := *tn
+	// Not started: only the Redis guard stands between the outdated answer
+	// and the cache.
+	r, err := New(cfg, store, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	gen := r.mem.gen.Load() // a load begins and reads the old tenant…
+
+	tn.Status = tenantstore.StatusSuspended // …the tenant changes…
+	mustUpdate(t, store, tn)
+	if err := NewPublisher(rdb, cfg).Notify(ctx, tenantstore.Change{TenantID: tn.ID, Subdomains: []string{"acme"}}); err != nil {
+		t.Fatalf("Notify: %v", err)
+	}
+	r.toRedis(ctx, kindHost, "acme.example.com", &old, gen) // …and the load writes back.
+
+	for _, key := range []string{r.cfg.redisKey(kindHost, "acme.example.com"), r.cfg.redisKey(kindID, tn.ID)} {
+		if got, err := rdb.Get(ctx, key).Result(); err != nil || got != tombstone {
+			t.Errorf("Redis %s = %q, %v after an outdated write-back; want the tombstone", key, got, err)
+		}
+	}
+	if got, err := r.ResolveHost(ctx, "acme.example.com"); err != nil || got.Status != tenantstore.StatusSuspended {
+		t.Errorf("ResolveHost(acme) = %+v, %v; want the suspended tenant", got, err)
+	}
+}

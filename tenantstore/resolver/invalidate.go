@@ -33,15 +33,15 @@ func parseMessage(payload string) (tenantstore.Change, error) {
 	return tenantstore.Change{TenantID: m.TenantID, Subdomains: m.Subdomains, Hostnames: m.Hostnames}, nil
 }
 
-// publisher deletes the Redis entries of a change and publishes it.
+// publisher invalidates the Redis entries of a change and publishes it.
 type publisher struct {
 	cfg Config
 	rdb redis.UniversalClient
 }
 
 // NewPublisher returns a tenantstore.Notifier for processes that change
-// tenants but resolve none (tenantctl): it deletes the Redis entries of each
-// change and publishes it, so that every Resolver drops it from memory. cfg
+// tenants but resolve none (tenantctl): it replaces the Redis entries of each
+// change with tombstones and publishes it, so that every Resolver drops it from memory. cfg
 // must name the same BaseDomain, KeyPrefix and Channel as the resolvers.
 func NewPublisher(rdb redis.UniversalClient, cfg Config) tenantstore.Notifier {
 	return publisher{cfg: cfg.withDefaults(), rdb: rdb}
@@ -58,9 +58,12 @@ func (p publisher) Notify(ctx context.Context, c tenantstore.Change) error {
 	return nil
 }
 
-// publish deletes every Redis key c touches, then publishes c. Keys are
-// deleted one command each (in one pipeline), as a cluster may keep them on
-// different nodes.
+// publish replaces every Redis entry c touches with a short-lived tombstone,
+// then publishes c. A tombstone rather than a DEL: a resolver that read the
+// source just before the change could otherwise write its outdated answer
+// back after the DEL, where it would stay for RedisTTL. Keys are written one
+// command each (in one pipeline), as a cluster may keep them on different
+// nodes.
 func (p publisher) publish(ctx context.Context, c tenantstore.Change) error {
 	payload, err := json.Marshal(message{TenantID: c.TenantID, Subdomains: c.Subdomains, Hostnames: c.Hostnames})
 	if err != nil {
@@ -70,7 +73,7 @@ func (p publisher) publish(ctx context.Context, c tenantstore.Change) error {
 	defer cancel()
 	pipe := p.rdb.Pipeline()
 	for _, key := range p.redisKeys(c) {
-		pipe.Del(ctx, key)
+		pipe.Set(ctx, key, tombstone, p.cfg.tombstoneTTL())
 	}
 	pipe.Publish(ctx, p.cfg.Channel, payload)
 	_, err = pipe.Exec(ctx)
@@ -108,7 +111,8 @@ func changedHosts(cfg *Config, c tenantstore.Change) []string {
 }
 
 // Notify implements tenantstore.Notifier: it drops the change from this
-// process's memory at once, deletes its Redis entries and publishes it, so
+// process's memory at once, replaces its Redis entries with tombstones and
+// publishes it, so
 // that every resolver drops it within a moment. OnChange callbacks run when
 // the message comes back through the subscription, or here when there is
 // no Redis or publishing failed. The error reports a failed publication

@@ -47,6 +47,31 @@ type wireTenant struct {
 // negativeWire is the Redis value meaning "no such tenant".
 var negativeWire = []byte(`{"v":1,"nf":true}`)
 
+// tombstone is the value Notify leaves in place of a changed entry, for
+// tombstoneTTL. A load that read the source before the change cannot write
+// its outdated answer over it (see setUnlessTombstone); readers treat it as
+// a miss.
+const tombstone = `{"v":1,"gone":true}`
+
+// tombstoneTTL is how long a tombstone blocks writes. It must outlast any
+// load that read the source before the change: SourceTimeout plus
+// RedisTimeout, with a margin for scheduling.
+func (c *Config) tombstoneTTL() time.Duration {
+	return c.SourceTimeout + c.RedisTimeout + time.Second
+}
+
+// setUnlessTombstone sets KEYS[1] to ARGV[1] with expiry ARGV[2] ms unless it
+// holds the tombstone ARGV[3]. One key per call, so it works on a cluster.
+var setUnlessTombstone = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// errTombstone is decodeTenant's answer for a tombstone.
+var errTombstone = errors.New("cached tenant was just invalidated")
+
 // encodeTenant returns the Redis value for t; nil means "no such tenant".
 func encodeTenant(t *tenantstore.Tenant) ([]byte, error) {
 	if t == nil {
@@ -65,6 +90,9 @@ func encodeTenant(t *tenantstore.Tenant) ([]byte, error) {
 // decodeTenant parses a Redis value. It returns (nil, nil) for "no such
 // tenant" and an error for anything it does not understand.
 func decodeTenant(b []byte) (*tenantstore.Tenant, error) {
+	if string(b) == tombstone {
+		return nil, errTombstone
+	}
 	var w wireTenant
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("decoding cached tenant: %w", err)
@@ -106,6 +134,7 @@ const (
 	redisSkipped redisResult = iota // no Redis, or backing off after a failure
 	redisFailed                     // the call failed: do not write to Redis either
 	redisMiss
+	redisInvalidated // a tombstone: a miss that must not be written back
 	redisHit
 )
 
@@ -127,6 +156,10 @@ func (r *Resolver) fromRedis(ctx context.Context, k kind, key string) (t *tenant
 		return nil, redisFailed
 	}
 	t, err = decodeTenant(b)
+	if errors.Is(err, errTombstone) {
+		r.stats.redisMisses.Add(1)
+		return nil, redisInvalidated
+	}
 	if err != nil {
 		// Unreadable (another format version, corruption): a miss that the
 		// source's answer will overwrite.
@@ -148,23 +181,27 @@ func (r *Resolver) toRedis(ctx context.Context, k kind, key string, t *tenantsto
 		return
 	}
 	// An invalidation arrived while this load ran: the answer may predate the
-	// change, and must not be written back over the deleted keys.
+	// change, and must not be written back.
 	if r.mem.gen.Load() != gen {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RedisTimeout)
 	defer cancel()
-	pipe := r.rdb.Pipeline()
+	ttl := r.cfg.RedisTTL
+	keys := []string{r.cfg.redisKey(k, key)}
 	if t == nil {
-		pipe.Set(ctx, r.cfg.redisKey(k, key), b, r.cfg.NegativeTTL)
+		ttl = r.cfg.NegativeTTL
 	} else {
-		keys := []string{r.cfg.redisKey(kindID, t.ID), r.cfg.redisKey(kindHost, r.cfg.hostOf(t.Subdomain))}
+		keys = []string{r.cfg.redisKey(kindID, t.ID), r.cfg.redisKey(kindHost, r.cfg.hostOf(t.Subdomain))}
 		if k == kindHost && key != r.cfg.hostOf(t.Subdomain) {
 			keys = append(keys, r.cfg.redisKey(kindHost, key))
 		}
-		for _, rk := range keys {
-			pipe.Set(ctx, rk, b, r.cfg.RedisTTL)
-		}
+	}
+	// Eval, not EvalSha: a pipelined NOSCRIPT could not be retried. The
+	// script is a few hundred bytes.
+	pipe := r.rdb.Pipeline()
+	for _, rk := range keys {
+		setUnlessTombstone.Eval(ctx, pipe, []string{rk}, b, ttl.Milliseconds(), tombstone)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		r.redisFailure()
