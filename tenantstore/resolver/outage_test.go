@@ -155,7 +155,7 @@ func TestRedisFrozen(t *testing.T) {
 	testenv.Integration(t)
 	srv := startRedisServer(t)
 	store := newStore(t, "")
-	cfg := Config{BaseDomain: "example.com", KeyPrefix: "tg:"}
+	cfg := Config{BaseDomain: "example.com", KeyPrefix: "tg:", HealthCheckInterval: 200 * time.Millisecond}
 	r := startResolver(t, cfg, store, newRedisClient(t, srv.url()))
 	tenants := []*tenantstore.Tenant{insertTenant(t, store, "acme"), insertTenant(t, store, "globex")}
 
@@ -175,4 +175,7 @@ func TestRedisFrozen(t *testing.T) {
 			t.Errorf("with Redis frozen: ResolveHost(%s) = %q, %v; want %q within 1 s", host, idOf(got), err, tn.ID)
 		}
 	}
+	// The idle subscription's unanswered ping reveals the frozen server.
+	waitFor(t, 10*cfg.HealthCheckInterval, "the frozen subscription to be reported down",
+		func() bool { return !r.Stats().Subscribed })
 }
