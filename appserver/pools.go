@@ -20,6 +20,7 @@ const (
 	DefaultConnectTimeout    = 2 * time.Second
 	DefaultBreakerRetry      = 5 * time.Second
 	defaultJanitorMaxPeriod  = 30 * time.Second
+	minJanitorPeriod         = 10 * time.Millisecond
 	defaultConnMaxIdleTime   = time.Minute
 	defaultBreakerForgetTime = time.Hour
 )
@@ -382,7 +383,7 @@ func (p *Pools) Trip(tenantID string, err error) {
 // janitor closes pools idle longer than IdleTimeout and forgets old breakers.
 func (p *Pools) janitor() {
 	defer close(p.done)
-	t := time.NewTicker(min(p.cfg.IdleTimeout/4, defaultJanitorMaxPeriod))
+	t := time.NewTicker(max(min(p.cfg.IdleTimeout/4, defaultJanitorMaxPeriod), minJanitorPeriod))
 	defer t.Stop()
 	for {
 		select {

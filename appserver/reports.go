@@ -27,7 +27,7 @@ type SalesRow struct {
 // location by ID or code.
 func (s *Server) salesReport(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	to := time.Now().UTC().Format(time.DateOnly)
+	to := s.now().UTC().Format(time.DateOnly)
 	if v := q.Get("to"); v != "" {
 		if err := Date(v).check("to"); err != nil {
 			return err
