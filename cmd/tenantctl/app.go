@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantgate/tenantgate/tenantstore"
+	"github.com/tenantgate/tenantgate/tenantstore/resolver"
+)
+
+// Defaults of the environment (SPEC §3).
+const (
+	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/tenantgate?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:6379/0"
+	defaultBaseDomain  = "localhost"
+	// openTimeout bounds connecting to the control plane.
+	openTimeout = 15 * time.Second
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// extraCommands lets other files of this package (operations such as
+// backup, restore, move) add commands to the tree.
+var extraCommands []func(a *app) *cobra.Command
+
+// app is one invocation of tenantctl: its environment, its output and the
+// control-plane connection it opens on first use.
+type app struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+
+	// Tests set these before execute.
+	migrations fs.FS
+	lookupTXT  func(ctx context.Context, name string) ([]string, error)
+	bcryptCost int
+	notifier   tenantstore.Notifier // instead of the Redis publisher
+
+	store *tenantstore.Store
+	mgr   *tenantstore.Manager
+	close []func()
+}
+
+// run executes tenantctl with args and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return newApp(getenv, stdout, stderr).execute(ctx, args)
+}
+
+func newApp(getenv func(string) string, stdout, stderr io.Writer) *app {
+	return &app{getenv: getenv, stdout: stdout, stderr: stderr}
+}
+
+// env returns the variable k, or def when it is unset or blank.
+func (a *app) env(k, def string) string {
+	if v := strings.TrimSpace(a.getenv(k)); v != "" {
+		return v
+	}
+	return def
+}
+
+// usageError is bad usage: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// silentFailure is a failure the command already reported.
+var silentFailure = errors.New("failed")
+
+func (a *app) execute(ctx context.Context, args []string) int {
+	defer func() {
+		for i := len(a.close) - 1; i >= 0; i-- {
+			a.close[i]()
+		}
+	}()
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, silentFailure) {
+		return exitFailed
+	}
+	code := exitFailed
+	var ue usageError
+	var ve *tenantstore.ValidationError
+	msg := err.Error()
+	if errors.As(err, &ue) || errors.As(err, &ve) || strings.HasPrefix(msg, "unknown command") ||
+		strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand flag") ||
+		strings.HasPrefix(msg, "required flag") || strings.HasPrefix(msg, "invalid argument") {
+		code = exitUsage
+	}
+	fmt.Fprintf(a.stderr, "tenantctl: %s\n", msg)
+	if hint := a.hint(err, code); hint != "" {
+		fmt.Fprintf(a.stderr, "  %s\n", hint)
+	}
+	return code
+}
+
+// hint says what to do about err.
+func (a *app) hint(err error, code int) string {
+	switch {
+	case code == exitUsage:
+		return "run 'tenantctl help' or 'tenantctl <command> --help' for usage"
+	case errors.Is(err, tenantstore.ErrStaleVersion):
+		return "the tenant changed meanwhile; run the command again"
+	case errors.Is(err, tenantstore.ErrNotFound):
+		return "run 'tenantctl list' to see the tenants"
+	case errors.Is(err, tenantstore.ErrUnavailable):
+		return fmt.Sprintf("check that PostgreSQL is running at DATABASE_URL (%s) and the tenant database servers",
+			tenantstore.RedactURL(a.env("DATABASE_URL", defaultDatabaseURL)))
+	}
+	return ""
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tenantctl",
+		Short:         "Manage tenantgate tenants, their databases and migrations",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          needSubcommand,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(a.createCommand(), a.listCommand(), a.showCommand(),
+		a.statusCommand("suspend", tenantstore.StatusSuspended), a.statusCommand("activate", tenantstore.StatusActive),
+		a.deleteCommand(), a.locationsCommand(), a.domainsCommand(), a.migrateCommand(), a.checkCommand())
+	for _, f := range extraCommands {
+		root.AddCommand(f(a))
+	}
+	return root
+}
+
+// exactArgs is cobra.ExactArgs reporting bad usage.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s takes %d argument(s): %s (got %d)", cmd.CommandPath(), n, names, len(args))}
+		}
+		return nil
+	}
+}
+
+// needSubcommand is the RunE of commands that only group others: without a
+// subcommand it is bad usage (cobra reports unknown ones for the root).
+func needSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	}
+	return usageError{fmt.Errorf("%s needs a command; run '%s --help' to list them", cmd.CommandPath(), cmd.CommandPath())}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	}
+	return nil
+}
+
+// manager opens the control plane and the tenant manager on first use.
+func (a *app) manager(ctx context.Context) (*tenantstore.Manager, error) {
+	if a.mgr != nil {
+		return a.mgr, nil
+	}
+	dbURL := a.env("DATABASE_URL", defaultDatabaseURL)
+	template := a.env("TENANT_DATABASE_TEMPLATE", "")
+	if template == "" {
+		t, err := tenantstore.DefaultTemplate(dbURL)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		template = t
+	}
+	octx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	store, err := tenantstore.Open(octx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	a.close = append(a.close, store.Close)
+	a.store = store
+	a.notifyCaches(store)
+	var reserved []string
+	if r := a.env("RESERVED_SUBDOMAINS", ""); r != "" {
+		for _, s := range strings.Split(r, ",") {
+			reserved = append(reserved, strings.TrimSpace(strings.ToLower(s)))
+		}
+	}
+	mgr, err := tenantstore.NewManager(tenantstore.ManagerConfig{
+		Store:          store,
+		DSN:            tenantstore.DSNConfig{Template: template, Getenv: a.getenv},
+		Reserved:       reserved,
+		DatabasePrefix: a.env("TENANT_DB_PREFIX", tenantstore.DefaultDatabasePrefix),
+		Migrations:     a.migrations,
+		LookupTXT:      a.lookupTXT,
+		BaseDomain:     a.env("BASE_DOMAIN", defaultBaseDomain),
+		BcryptCost:     a.bcryptCost,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.close = append(a.close, mgr.Close)
+	a.mgr = mgr
+	return mgr, nil
+}
+
+// notifyCaches publishes every change on Redis so edges and appservers drop
+// their cached copies; when Redis is unreachable the change still stands
+// and a warning says caches catch up when their entries expire.
+func (a *app) notifyCaches(store *tenantstore.Store) {
+	if a.notifier != nil {
+		store.SetNotifier(a.notifier)
+		return
+	}
+	rdb, err := resolver.NewRedisClient(a.env("REDIS_URL", defaultRedisURL))
+	if err != nil {
+		fmt.Fprintf(a.stderr, "tenantctl: warning: REDIS_URL: %v; caches will not be told about changes\n", err)
+		return
+	}
+	a.close = append(a.close, func() { _ = rdb.Close() })
+	store.SetNotifier(resolver.NewPublisher(rdb, resolver.Config{BaseDomain: a.env("BASE_DOMAIN", defaultBaseDomain)}))
+	store.SetNotifyErrorHandler(func(c tenantstore.Change, err error) {
+		fmt.Fprintf(a.stderr, "tenantctl: warning: telling caches about the change failed (%v); they catch up within their TTL\n", err)
+	})
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

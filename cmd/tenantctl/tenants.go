@@ -1,0 +1,269 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+func (a *app) createCommand() *cobra.Command {
+	var (
+		maxUsers                                      int
+		multi                                         bool
+		pwEnv, dbURL, dbHost, dbUser, dbPwEnv, dbName string
+		dbPort                                        int
+	)
+	cmd := &cobra.Command{
+		Use:   "create <name> <subdomain> <admin_email>",
+		Short: "Create a tenant: its database, login role, schema and first admin user",
+		Long: `Create a tenant. Without --database-* flags its database is made on the server of
+TENANT_DATABASE_TEMPLATE, copied from a pre-migrated template, with a login role that
+may connect to that database only. With --database-url (or host/port/user/name) the
+database named there is created on that server with those credentials when missing,
+and no role is made. The first admin's password is read from --admin-password-env,
+or generated and printed once.`,
+		Args: exactArgs(3, "<name> <subdomain> <admin_email>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := tenantstore.CreateRequest{Name: args[0], Subdomain: args[1], AdminEmail: args[2],
+				MaxUsers: maxUsers, MultiLocation: multi}
+			if cmd.Flags().Changed("max-users") && maxUsers < 1 {
+				return usageError{fmt.Errorf("--max-users must be at least 1")}
+			}
+			if pwEnv != "" {
+				if req.AdminPassword = a.getenv(pwEnv); req.AdminPassword == "" {
+					return usageError{fmt.Errorf("--admin-password-env %s: the variable is empty or unset", pwEnv)}
+				}
+			}
+			parts := dbHost != "" || dbPort != 0 || dbUser != "" || dbPwEnv != "" || dbName != ""
+			if dbURL != "" && parts {
+				return usageError{fmt.Errorf("give --database-url or --database-host/-port/-user/-password-env/-name, not both")}
+			}
+			req.Placement = tenantstore.Placement{URL: dbURL, Host: dbHost, Port: dbPort, User: dbUser, PasswordEnv: dbPwEnv}
+			if parts && dbHost == "" {
+				req.Placement.Host = "127.0.0.1"
+			}
+			req.DatabaseName = dbName
+			mgr, err := a.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			t, pw, err := mgr.Create(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "created tenant %s (%s), id %s, database %s\n", t.Subdomain, t.Name, t.ID, t.DatabaseName)
+			fmt.Fprintf(a.stdout, "admin user: %s\n", t.AdminEmail)
+			if pw != "" {
+				fmt.Fprintf(a.stdout, "admin password: %s\n  (shown once: store it now)\n", pw)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&maxUsers, "max-users", tenantstore.DefaultMaxUsers, "user limit")
+	f.BoolVar(&multi, "multi-location", false, "the tenant has several locations")
+	f.StringVar(&pwEnv, "admin-password-env", "", "read the first admin's password from this environment variable")
+	f.StringVar(&dbURL, "database-url", "", "explicit database URL (its password is stored; prefer --database-password-env)")
+	f.StringVar(&dbHost, "database-host", "", "database server host")
+	f.IntVar(&dbPort, "database-port", 0, "database server port")
+	f.StringVar(&dbUser, "database-user", "", "database user")
+	f.StringVar(&dbPwEnv, "database-password-env", "", "environment variable holding the database password (read on every connect)")
+	f.StringVar(&dbName, "database-name", "", "database name (default: TENANT_DB_PREFIX + subdomain)")
+	return cmd
+}
+
+func (a *app) listCommand() *cobra.Command {
+	var activeOnly, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List tenants (a table, or one JSON object per line with --json)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			mgr, err := a.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			status := tenantstore.Status("")
+			if activeOnly {
+				status = tenantstore.StatusActive
+			}
+			tenants, err := mgr.Store().ListAll(cmd.Context(), status)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				for _, t := range tenants {
+					if err := enc.Encode(t); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SUBDOMAIN\tNAME\tSTATUS\tMAX USERS\tLOCATIONS\tDATABASE\tPLACEMENT\tCREATED")
+			for _, t := range tenants {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", t.Subdomain, t.Name, t.Status, t.MaxUsers,
+					yesNo(t.MultiLocation, "multi", "single"), t.DatabaseName, t.Placement.Kind(), t.CreatedAt.UTC().Format("2006-01-02 15:04"))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&activeOnly, "active-only", false, "only active tenants")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per tenant and line")
+	return cmd
+}
+
+func yesNo(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
+
+func (a *app) showCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show <subdomain>",
+		Short: "Show a tenant, its domains, locations and database status",
+		Args:  exactArgs(1, "<subdomain>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			mgr, err := a.manager(ctx)
+			if err != nil {
+				return err
+			}
+			t, err := mgr.Get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			locs, err := mgr.ListLocations(ctx, t.Subdomain)
+			if err != nil {
+				return err
+			}
+			latency, dbErr := mgr.DatabaseStatus(ctx, t)
+			if asJSON {
+				out := struct {
+					*tenantstore.Tenant
+					Locations      []tenantstore.Location `json:"locations"`
+					DatabaseStatus string                 `json:"database_status"`
+					LatencyMS      float64                `json:"database_latency_ms,omitempty"`
+				}{t, locs, "ok", float64(latency.Microseconds()) / 1000}
+				if dbErr != nil {
+					out.DatabaseStatus = "unreachable"
+				}
+				return json.NewEncoder(a.stdout).Encode(out)
+			}
+			printTenant(a.stdout, t, locs, latency, dbErr)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printTenant(w io.Writer, t *tenantstore.Tenant, locs []tenantstore.Location, latency time.Duration, dbErr error) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	p := t.Placement
+	db := fmt.Sprintf("%s (%s placement", t.DatabaseName, p.Kind())
+	switch p.Kind() {
+	case "url":
+		db += ", " + tenantstore.RedactURL(p.URL)
+	case "parts":
+		db += fmt.Sprintf(", %s@%s:%d, password from $%s", p.User, p.Host, p.Port, p.PasswordEnv)
+	}
+	if p.RoleName != "" {
+		db += ", role " + p.RoleName
+	}
+	db += ")"
+	status := fmt.Sprintf("ok, %.1f ms", float64(latency.Microseconds())/1000)
+	if dbErr != nil {
+		status = "UNREACHABLE: " + dbErr.Error()
+	}
+	for _, row := range [][2]string{
+		{"subdomain", t.Subdomain}, {"name", t.Name}, {"id", t.ID}, {"status", string(t.Status)},
+		{"admin email", t.AdminEmail}, {"max users", fmt.Sprint(t.MaxUsers)},
+		{"multi-location", yesNo(t.MultiLocation, "yes", "no")}, {"database", db}, {"database status", status},
+		{"created", t.CreatedAt.UTC().Format(time.RFC3339)}, {"updated", t.UpdatedAt.UTC().Format(time.RFC3339)},
+		{"version", fmt.Sprint(t.Version)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	for _, d := range t.Domains {
+		fmt.Fprintf(tw, "domain:\t%s (%s)\n", d.Hostname, yesNo(d.Verified, "verified", "unverified, TXT "+tenantstore.VerificationRecord(d.Hostname)+" = "+d.VerificationToken))
+	}
+	for _, l := range locs {
+		fmt.Fprintf(tw, "location:\t%s %s%s\n", l.Code, l.Name, strings.TrimSuffix(" — "+l.Address, " — ")+yesNo(l.Active, "", " (inactive)"))
+	}
+	tw.Flush()
+}
+
+func (a *app) statusCommand(verb string, s tenantstore.Status) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " <subdomain>",
+		Short: fmt.Sprintf("Set a tenant's status to %s", s),
+		Args:  exactArgs(1, "<subdomain>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mgr, err := a.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			t, err := mgr.SetStatus(cmd.Context(), args[0], s)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "tenant %s is now %s\n", t.Subdomain, t.Status)
+			return nil
+		},
+	}
+}
+
+func (a *app) deleteCommand() *cobra.Command {
+	var drop bool
+	var backupTo string
+	cmd := &cobra.Command{
+		Use:   "delete <subdomain>",
+		Short: "Delete a suspended tenant; --drop-database drops its database and role, else they are kept",
+		Args:  exactArgs(1, "<subdomain>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			mgr, err := a.manager(ctx)
+			if err != nil {
+				return err
+			}
+			t, err := mgr.Get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if t.Status != tenantstore.StatusSuspended {
+				return fmt.Errorf("tenant %q is %s: suspend it first (tenantctl suspend %s), then delete it", t.Subdomain, t.Status, t.Subdomain)
+			}
+			if backupTo != "" {
+				file, err := backupBeforeDelete(ctx, a, t, backupTo)
+				if err != nil {
+					return fmt.Errorf("backing up tenant %q before deleting it (nothing was deleted): %w", t.Subdomain, err)
+				}
+				fmt.Fprintf(a.stdout, "backup of %s written to %s\n", t.Subdomain, file)
+			}
+			if err := mgr.Delete(ctx, t.Subdomain, tenantstore.DeleteOptions{DropDatabase: drop}); err != nil {
+				return err
+			}
+			if drop {
+				fmt.Fprintf(a.stdout, "deleted tenant %s; database %s dropped\n", t.Subdomain, t.DatabaseName)
+			} else {
+				fmt.Fprintf(a.stdout, "deleted tenant %s; database %s kept, detached (drop it by hand when no longer needed)\n", t.Subdomain, t.DatabaseName)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&drop, "drop-database", false, "drop the tenant's database and login role")
+	cmd.Flags().StringVar(&backupTo, "backup-to", "", "write a pg_dump (custom format) of the database into this directory first")
+	return cmd
+}
