@@ -118,16 +118,19 @@ func changedHosts(cfg *Config, c tenantstore.Change) []string {
 // no Redis or publishing failed. The error reports a failed publication
 // (other processes then see the change only after their TTL).
 func (r *Resolver) Notify(ctx context.Context, c tenantstore.Change) error {
-	r.evict(c)
 	if r.rdb == nil {
+		r.evict(c)
 		r.runCallbacks(c)
 		return nil
 	}
-	if err := r.pub.Notify(ctx, c); err != nil {
+	// Redis first, so that a local load that starts after the eviction finds
+	// the tombstones rather than the old entries.
+	err := r.pub.Notify(ctx, c)
+	r.evict(c)
+	if err != nil {
 		r.runCallbacks(c)
-		return err
 	}
-	return nil
+	return err
 }
 
 // OnChange registers fn to be called with every change this resolver learns
