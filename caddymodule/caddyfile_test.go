@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
@@ -17,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden JSON files of the ad
 
 // envOfCaddyfile are the variables the project Caddyfile reads at adapt
 // time; the golden test runs with them unset, so it shows the defaults.
-var envOfCaddyfile = []string{"HTTP_PORT", "HTTPS_PORT", "BASE_DOMAIN", "APP_UPSTREAMS", "ADMIN_UPSTREAMS", "CADDY_ADMIN", "ACCESS_LOG", "REDIS_KEY_PREFIX"}
+var envOfCaddyfile = []string{"ACME_EMAIL", "HTTP_PORT", "HTTPS_PORT", "BASE_DOMAIN", "APP_UPSTREAMS", "ADMIN_UPSTREAMS", "CADDY_ADMIN", "ACCESS_LOG", "REDIS_KEY_PREFIX"}
 
 // TestAdaptGolden adapts each testdata/adapt/*.caddyfile, and the project's
 // Caddyfile, and compares the JSON with the .json file beside it (go test
@@ -31,13 +33,20 @@ func TestAdaptGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string]string{"project Caddyfile": "../Caddyfile"}
+	cases := map[string]string{"project Caddyfile": "../Caddyfile", "production Caddyfile": "../Caddyfile.production"}
 	for _, f := range files {
 		cases[filepath.Base(f)] = f
 	}
 	adapter := caddyconfig.GetAdapter("caddyfile")
 	for name, path := range cases {
 		t.Run(name, func(t *testing.T) {
+			if path == "../Caddyfile.production" {
+				// What an operator sets; the rest keeps its default.
+				t.Setenv("BASE_DOMAIN", "example.com")
+				t.Setenv("ACME_EMAIL", "ops@example.com")
+				t.Setenv("APP_UPSTREAMS", "10.0.0.1:8000 10.0.0.2:8000")
+				t.Setenv("ADMIN_UPSTREAMS", "10.0.0.1:9000 10.0.0.2:9000")
+			}
 			in, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -55,8 +64,11 @@ func TestAdaptGolden(t *testing.T) {
 			}
 			pretty.WriteByte('\n')
 			golden := strings.TrimSuffix(path, ".caddyfile") + ".json"
-			if path == "../Caddyfile" {
+			switch path {
+			case "../Caddyfile":
 				golden = "testdata/adapt/project-Caddyfile.json"
+			case "../Caddyfile.production":
+				golden = "testdata/adapt/production-Caddyfile.json"
 			}
 			if *update {
 				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
@@ -73,6 +85,29 @@ func TestAdaptGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stubDNS stands in for a DNS provider module (github.com/caddy-dns/…), so
+// that Caddyfile.production adapts in tests as it does in a build that
+// includes one.
+type stubDNS struct {
+	APIToken string `json:"api_token,omitempty"`
+}
+
+func (stubDNS) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "dns.providers.cloudflare", New: func() caddy.Module { return new(stubDNS) }}
+}
+
+func (s *stubDNS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		s.APIToken = d.Val()
+	}
+	return nil
+}
+
+func init() {
+	caddy.RegisterModule(stubDNS{})
 }
 
 func TestAdaptErrors(t *testing.T) {
