@@ -25,6 +25,7 @@ type config struct {
 	AppAddr, AdminAddr string
 	DatabaseURL        string
 	TenantTemplate     string
+	TenantDBPrefix     string
 	RedisURL           string
 	BaseDomain         string
 	SigningKeys        string   // secret
@@ -50,6 +51,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		RedisURL:    str("REDIS_URL", defaultRedisURL),
 		BaseDomain:  str("BASE_DOMAIN", defaultBaseDomain),
 		SigningKeys: getenv("TENANT_SIGNING_KEYS"),
+		// Used by the admin API's provisioning; tenantstore's default when unset.
+		TenantDBPrefix: strings.TrimSpace(getenv("TENANT_DB_PREFIX")),
 	}
 	var errs []error
 	c.TenantTemplate = getenv("TENANT_DATABASE_TEMPLATE")

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	required := map[string]string{"TENANT_SIGNING_KEYS": "k1:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", "ADMIN_TOKENS": "a, b ,"}
+	with := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for k, v := range required {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	t.Run("defaults", func(t *testing.T) {
+		c, err := configFromEnv(with())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AppAddr != ":8000" || c.AdminAddr != ":9000" || c.MaxTenantPools != 200 || c.PoolMaxConns != 4 || c.PoolIdleTimeout != 5*time.Minute {
+			t.Errorf("configFromEnv(defaults) = %+v, want SPEC §3 defaults", c)
+		}
+		if c.TenantTemplate != "postgres://postgres@127.0.0.1:5432/{database}?sslmode=disable" {
+			t.Errorf("default TenantTemplate = %q, want DATABASE_URL's server with {database}", c.TenantTemplate)
+		}
+		if strings.Join(c.AdminTokens, "|") != "a|b" {
+			t.Errorf("AdminTokens = %q, want [a b]", c.AdminTokens)
+		}
+	})
+	t.Run("overrides", func(t *testing.T) {
+		c, err := configFromEnv(with("APP_ADDR", "127.0.0.1:23000", "MAX_TENANT_POOLS", "10", "TENANT_POOL_MAX_CONNS", "2", "TENANT_POOL_IDLE_TIMEOUT", "30s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AppAddr != "127.0.0.1:23000" || c.MaxTenantPools != 10 || c.PoolMaxConns != 2 || c.PoolIdleTimeout != 30*time.Second {
+			t.Errorf("configFromEnv(overrides) = %+v", c)
+		}
+	})
+	bad := []struct {
+		name, key, value, wantInErr string
+	}{
+		{"no signing keys", "TENANT_SIGNING_KEYS", "", "TENANT_SIGNING_KEYS"},
+		{"no admin tokens", "ADMIN_TOKENS", " , ", "ADMIN_TOKENS"},
+		{"pools not a number", "MAX_TENANT_POOLS", "many", "MAX_TENANT_POOLS"},
+		{"zero conns", "TENANT_POOL_MAX_CONNS", "0", "TENANT_POOL_MAX_CONNS"},
+		{"bad idle timeout", "TENANT_POOL_IDLE_TIMEOUT", "5", "TENANT_POOL_IDLE_TIMEOUT"},
+		{"template without placeholder", "TENANT_DATABASE_TEMPLATE", "postgres://h/db", "{database}"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := configFromEnv(with(tc.key, tc.value))
+			if err == nil || !strings.Contains(err.Error(), tc.wantInErr) {
+				t.Errorf("configFromEnv(%s=%q) = %v, want an error naming %s", tc.key, tc.value, err, tc.wantInErr)
+			}
+		})
+	}
+	t.Run("secrets stay out of errors", func(t *testing.T) {
+		_, err := configFromEnv(with("MAX_TENANT_POOLS", "x", "TENANT_SIGNING_KEYS", "k1:dG9vc2hvcnQ"))
+		if err == nil || strings.Contains(err.Error(), "dG9vc2hvcnQ") {
+			t.Errorf("configFromEnv error = %v, want no key material", err)
+		}
+	})
+}
