@@ -73,9 +73,6 @@ func (m *httpMetrics) observe(listener string, status int, took time.Duration) {
 	if m == nil {
 		return
 	}
-	if status == 0 {
-		status = 200 // the handler wrote nothing
-	}
 	m.requests.WithLabelValues(listener, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(listener).Observe(took.Seconds())
 }

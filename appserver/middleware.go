@@ -122,6 +122,9 @@ func (s *Server) withRequestLog(listener string, next http.Handler) http.Handler
 				}
 			}
 			took := time.Since(start)
+			if sw.status == 0 {
+				sw.status = http.StatusOK // the handler wrote nothing
+			}
 			s.metrics.observe(listener, sw.status, took)
 			level := slog.LevelInfo
 			if sw.status >= 500 {
