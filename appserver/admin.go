@@ -1,0 +1,203 @@
+package appserver
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+// Defaults of AdminConfig.
+const (
+	DefaultAdminSessionLifetime = 12 * time.Hour
+	// databaseStatusTimeout bounds the database check of one tenant.
+	databaseStatusTimeout = 3 * time.Second
+)
+
+// AdminConfig configures the admin API and dashboard (SPEC §7).
+type AdminConfig struct {
+	// Manager is the service layer every admin action goes through, the
+	// same one tenantctl uses. Its Store's Notifier invalidates caches
+	// fleet-wide after each change. Required.
+	Manager *tenantstore.Manager
+	// Tokens are the accepted bearer tokens (ADMIN_TOKENS). Required.
+	Tokens []string
+	// Pools configures the small pool manager the dashboard uses to count
+	// each tenant's users; zero fields take admin defaults.
+	Pools PoolConfig
+	// SessionLifetime is how long a dashboard login lasts;
+	// DefaultAdminSessionLifetime when 0.
+	SessionLifetime time.Duration
+	// Logger receives errors of the admin handlers; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Admin serves the admin API, its OpenAPI document and the dashboard on the
+// admin listener. Mount it with Config.AdminRoutes = admin.Routes; Close
+// releases its pools.
+type Admin struct {
+	cfg    AdminConfig
+	m      *tenantstore.Manager
+	tokens [][sha256.Size]byte // hashes: compared in constant time whatever their length
+	pools  *Pools
+	log    *slog.Logger
+	now    func() time.Time
+	csrf   *http.CrossOriginProtection
+}
+
+// NewAdmin checks cfg and returns the admin API.
+func NewAdmin(cfg AdminConfig) (*Admin, error) {
+	if cfg.Manager == nil {
+		return nil, errors.New("appserver: AdminConfig.Manager is required")
+	}
+	a := &Admin{cfg: cfg, m: cfg.Manager, log: cfg.Logger, now: cfg.Now}
+	for _, t := range cfg.Tokens {
+		if t = strings.TrimSpace(t); t != "" {
+			a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
+		}
+	}
+	if len(a.tokens) == 0 {
+		return nil, errors.New("appserver: AdminConfig.Tokens is empty; set ADMIN_TOKENS")
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.cfg.SessionLifetime <= 0 {
+		a.cfg.SessionLifetime = DefaultAdminSessionLifetime
+	}
+	pc := cfg.Pools
+	if pc.MaxPools <= 0 {
+		pc.MaxPools = 32
+	}
+	if pc.MaxConns <= 0 {
+		pc.MaxConns = 1
+	}
+	if pc.IdleTimeout <= 0 {
+		pc.IdleTimeout = 2 * time.Minute
+	}
+	a.pools = NewPools(pc)
+	// The dashboard's forms are protected twice: Go's CrossOriginProtection
+	// refuses unsafe requests a browser marks cross-site (Sec-Fetch-Site, or
+	// an Origin of another host), and each form carries a token bound to the
+	// session (see csrfToken) for browsers that send neither header.
+	a.csrf = http.NewCrossOriginProtection()
+	a.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, &Error{Status: http.StatusForbidden, Code: "origin_mismatch", Message: "cross-site request refused"})
+	}))
+	return a, nil
+}
+
+// Close releases the dashboard's tenant pools.
+func (a *Admin) Close() { a.pools.Close() }
+
+// Routes adds the admin API, /api/openapi.json and the dashboard to r; pass
+// it as Config.AdminRoutes.
+func (a *Admin) Routes(r *mux.Router) {
+	r.HandleFunc("/api/openapi.json", serveOpenAPI).Methods(http.MethodGet, http.MethodHead)
+
+	api := r.PathPrefix("/api").Subrouter()
+	api.Use(a.requireToken)
+	a.tenantRoutes(api)
+	a.locationRoutes(api)
+	a.domainRoutes(api)
+	// Unknown /api paths answer 401 before 404, so nothing is learnt
+	// without a token.
+	api.NotFoundHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errNotFound)
+	}))
+	api.MethodNotAllowedHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"})
+	}))
+
+	a.dashboardRoutes(r)
+}
+
+var errAdminUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a valid admin bearer token is required"}
+
+// validToken reports whether token is one of the admin tokens. Every token
+// is compared, in constant time, over fixed-length hashes, so neither the
+// position of a match nor a token's length shows in the timing.
+func (a *Admin) validToken(token string) bool {
+	if token == "" {
+		return false
+	}
+	h := sha256.Sum256([]byte(token))
+	ok := 0
+	for i := range a.tokens {
+		ok |= subtle.ConstantTimeCompare(h[:], a.tokens[i][:])
+	}
+	return ok == 1
+}
+
+// bearer returns the request's "Authorization: Bearer" token.
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// requireToken answers 401 unauthorized unless the request carries an admin
+// bearer token.
+func (a *Admin) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.validToken(bearer(r)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tenantgate-admin"`)
+			a.writeError(w, r, errAdminUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serve adapts an admin handler, sending its error through writeError.
+func (a *Admin) serve(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+// adminError refines the control plane's conflicts for the admin API: the
+// field they name, and a code saying what kind of conflict it is. Other
+// errors go to toError unchanged.
+func adminError(err error) error {
+	var ce *tenantstore.ConflictError
+	switch {
+	case errors.Is(err, tenantstore.ErrStaleVersion):
+		return conflict("stale_version", "version", "the tenant was changed by someone else; reload it and try again")
+	case errors.As(err, &ce):
+		code := "conflict"
+		if strings.Contains(ce.Message, "already taken") {
+			code = "already_exists"
+		}
+		return conflict(code, ce.Field, ce.Field+" "+ce.Message)
+	}
+	return err
+}
+
+// writeError answers err as SPEC §7's JSON error, logging faults of ours.
+func (a *Admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae, internal := toError(adminError(err))
+	if internal {
+		loggerFrom(r.Context(), a.log).ErrorContext(r.Context(), "admin request failed", slog.String("error", err.Error()))
+	}
+	if ae.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, ae.Status, map[string]*Error{"error": ae})
+}
