@@ -83,6 +83,21 @@ func run() error {
 	// everywhere, this process included.
 	store.SetNotifier(res)
 
+	// The admin API goes through the same service layer as tenantctl.
+	dsn := tenantstore.DSNConfig{Template: cfg.TenantTemplate, Getenv: os.Getenv}
+	mgr, err := tenantstore.NewManager(tenantstore.ManagerConfig{
+		Store: store, DSN: dsn, DatabasePrefix: cfg.TenantDBPrefix, BaseDomain: cfg.BaseDomain,
+	})
+	if err != nil {
+		return err
+	}
+	defer mgr.Close()
+	admin, err := appserver.NewAdmin(appserver.AdminConfig{Manager: mgr, Tokens: cfg.AdminTokens, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -105,8 +120,9 @@ func run() error {
 			}
 			return nil
 		},
-		Logger:   log,
-		Registry: registry,
+		Logger:      log,
+		Registry:    registry,
+		AdminRoutes: admin.Routes,
 	})
 	if err != nil {
 		return err
