@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -187,6 +188,7 @@ func (j *Jobs) Run(ctx context.Context, kind, tenant string, run RunFunc) (Job, 
 }
 
 func (j *Jobs) insert(ctx context.Context, kind, tenant string) (Job, error) {
+	tenant = strings.ToLower(strings.TrimSpace(tenant)) // subdomains compare lower-case
 	if kind == "" || tenant == "" {
 		return Job{}, errors.New("starting job: kind and tenant are required")
 	}
