@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantgate/tenantgate/tenantops"
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+// The operations commands (backup, restore, move) join the tree through
+// extraCommands, and delete --backup-to uses the same verified backup.
+func init() {
+	extraCommands = append(extraCommands, (*app).backupCommand, (*app).restoreCommand, (*app).moveCommand)
+	backupBeforeDelete = opsBackup
+}
+
+// operations opens the control plane (through the manager) and returns the
+// tenant operations and the jobs table, so that a CLI operation excludes an
+// admin-API job on the same tenant and is visible to it.
+func (a *app) operations(ctx context.Context, drain time.Duration) (*tenantops.Ops, *tenantops.Jobs, error) {
+	if _, err := a.manager(ctx); err != nil {
+		return nil, nil, err
+	}
+	dbURL := a.env("DATABASE_URL", defaultDatabaseURL)
+	template := a.env("TENANT_DATABASE_TEMPLATE", "")
+	if template == "" {
+		t, err := tenantstore.DefaultTemplate(dbURL)
+		if err != nil {
+			return nil, nil, usageError{err}
+		}
+		template = t
+	}
+	ops, err := tenantops.New(tenantops.Config{
+		Store: a.store,
+		DSN:   tenantstore.DSNConfig{Template: template, Getenv: a.getenv},
+		Drain: drain,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	jobs, err := tenantops.OpenJobs(ctx, tenantops.JobsConfig{DatabaseURL: dbURL})
+	if err != nil {
+		return nil, nil, err
+	}
+	a.close = append(a.close, jobs.Close)
+	return ops, jobs, nil
+}
+
+// progress records each step of an operation in its job and prints it on
+// stderr.
+func (a *app) progress(op, sub string, record func(string)) func(string) {
+	return func(step string) {
+		record(step)
+		fmt.Fprintf(a.stderr, "tenantctl: %s %s: %s\n", op, sub, step)
+	}
+}
+
+func (a *app) backupCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "backup <subdomain> --output DIR",
+		Short: "Dump a tenant's database (pg_dump custom format) with its SHA-256 and a manifest of row counts",
+		Args:  exactArgs(1, "<subdomain>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, sub := cmd.Context(), args[0]
+			ops, jobs, err := a.operations(ctx, 0)
+			if err != nil {
+				return err
+			}
+			var res *tenantops.BackupResult
+			_, err = jobs.Run(ctx, tenantops.KindBackup, sub, func(ctx context.Context, progress func(string)) (any, error) {
+				r, err := ops.Backup(ctx, sub, dir, a.progress("backup", sub, progress))
+				res = r
+				return r, err
+			})
+			if err != nil {
+				return err
+			}
+			m := res.Manifest
+			fmt.Fprintf(a.stdout, "backup of %s written to %s (%d bytes)\nSHA-256: %s (in %s)\nmanifest: %s (migration version %d, %s)\n",
+				m.Subdomain, res.File, res.Size, res.SHA256, res.ChecksumFile, res.ManifestFile, m.MigrationVersion, rowSummary(m.Tables))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "output", "", "directory to write the backup into (created when missing)")
+	_ = cmd.MarkFlagRequired("output")
+	return cmd
+}
+
+func (a *app) restoreCommand() *cobra.Command {
+	var file string
+	var dropOld bool
+	cmd := &cobra.Command{
+		Use:   "restore <subdomain> --backup FILE",
+		Short: "Restore a backup into a new database, verify it, and switch the tenant to it",
+		Long: "Checks the backup's checksum and manifest first (a corrupt or truncated file changes nothing), restores it\n" +
+			"into a new database beside the current one, verifies the migration version and every table's row count,\n" +
+			"then switches the tenant. The previous database is kept unless --drop-old.",
+		Args: exactArgs(1, "<subdomain>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, sub := cmd.Context(), args[0]
+			ops, jobs, err := a.operations(ctx, 0)
+			if err != nil {
+				return err
+			}
+			var res *tenantops.RestoreResult
+			_, err = jobs.Run(ctx, tenantops.KindRestore, sub, func(ctx context.Context, progress func(string)) (any, error) {
+				r, err := ops.Restore(ctx, sub, file, tenantops.RestoreOptions{DropOld: dropOld}, a.progress("restore", sub, progress))
+				res = r
+				return r, err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "restored %s into database %s (migration version %d, %s) and switched the tenant to it\n",
+				res.Tenant, res.NewDatabase, res.MigrationVersion, rowSummary(res.Tables))
+			switch {
+			case res.OldDropped:
+				fmt.Fprintf(a.stdout, "previous database %s dropped\n", res.OldDatabase)
+			case res.Warning != "":
+				fmt.Fprintf(a.stderr, "tenantctl: warning: %s\n", res.Warning)
+			default:
+				fmt.Fprintf(a.stdout, "previous database %s kept; drop it when satisfied (or restore with --drop-old)\n", res.OldDatabase)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&file, "backup", "", "the .dump file written by 'tenantctl backup' (its .sha256 and .json beside it)")
+	cmd.Flags().BoolVar(&dropOld, "drop-old", false, "drop the previous database after the switch")
+	_ = cmd.MarkFlagRequired("backup")
+	return cmd
+}
+
+func (a *app) moveCommand() *cobra.Command {
+	var newURL string
+	var drain time.Duration
+	cmd := &cobra.Command{
+		Use:   "move <subdomain> --new-url URL",
+		Short: "Move a tenant's database to another server: maintenance → copy → verify → switch → active",
+		Long: "Creates the database named in --new-url (it must not exist), puts the tenant in maintenance (requests get 503\n" +
+			"with Retry-After), waits --drain for requests under way, copies the database with pg_dump/pg_restore, verifies\n" +
+			"the migration version and every table's row count, switches the tenant to --new-url and makes it active again.\n" +
+			"Any failure before the switch drops the copy and makes the tenant active on its old database, untouched.",
+		Args: exactArgs(1, "<subdomain>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, sub := cmd.Context(), args[0]
+			if drain < 0 {
+				return usageError{fmt.Errorf("--drain must not be negative")}
+			}
+			ops, jobs, err := a.operations(ctx, drain)
+			if err != nil {
+				return err
+			}
+			var res *tenantops.MoveResult
+			_, err = jobs.Run(ctx, tenantops.KindMove, sub, func(ctx context.Context, progress func(string)) (any, error) {
+				r, err := ops.Move(ctx, sub, newURL, tenantops.MoveOptions{}, a.progress("move", sub, progress))
+				res = r
+				return r, err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "moved %s from %s/%s to %s/%s (migration version %d, %s); in maintenance for %s\n",
+				res.Tenant, res.OldServer, res.OldDatabase, res.NewServer, res.NewDatabase, res.MigrationVersion,
+				rowSummary(res.Tables), time.Duration(res.MaintenanceMS)*time.Millisecond)
+			fmt.Fprintf(a.stdout, "the old database %s on %s is kept; drop it when satisfied\n", res.OldDatabase, res.OldServer)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&newURL, "new-url", "", "postgres:// URL of the new database (its user must be able to create it)")
+	cmd.Flags().DurationVar(&drain, "drain", tenantops.DefaultDrain, "how long to wait in maintenance for requests under way")
+	_ = cmd.MarkFlagRequired("new-url")
+	return cmd
+}
+
+// opsBackup is delete --backup-to: the same verified backup as 'backup'.
+func opsBackup(ctx context.Context, a *app, t *tenantstore.Tenant, dir string) (string, error) {
+	ops, _, err := a.operations(ctx, 0)
+	if err != nil {
+		return "", err
+	}
+	res, err := ops.Backup(ctx, t.Subdomain, dir, nil)
+	if err != nil {
+		return "", err
+	}
+	return res.File, nil
+}
+
+// rowSummary is "N tables, M rows".
+func rowSummary(tables map[string]int64) string {
+	var rows int64
+	for _, n := range tables {
+		rows += n
+	}
+	return fmt.Sprintf("%d tables, %d rows", len(tables), rows)
+}
