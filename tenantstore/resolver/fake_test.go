@@ -58,17 +58,16 @@ func (f *fakeSource) setErr(err error) {
 	f.err = err
 }
 
-func (f *fakeSource) find(ctx context.Context, match func(*tenantstore.Tenant) bool) (*tenantstore.Tenant, error) {
+// find counts a call and returns a copy of the tenant pick chooses (called
+// with the lock held), after the configured delay and error.
+func (f *fakeSource) find(ctx context.Context, pick func() *tenantstore.Tenant) (*tenantstore.Tenant, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	err, delay := f.err, f.delay
 	var found *tenantstore.Tenant
-	for _, t := range f.tenants {
-		if match(t) {
-			c := *t
-			found = &c
-			break
-		}
+	if t := pick(); t != nil {
+		c := *t
+		found = &c
 	}
 	f.mu.Unlock()
 	if delay > 0 {
@@ -88,23 +87,27 @@ func (f *fakeSource) find(ctx context.Context, match func(*tenantstore.Tenant) b
 }
 
 func (f *fakeSource) Get(ctx context.Context, id string) (*tenantstore.Tenant, error) {
-	return f.find(ctx, func(t *tenantstore.Tenant) bool { return t.ID == id })
+	return f.find(ctx, func() *tenantstore.Tenant { return f.tenants[id] })
 }
 
 func (f *fakeSource) GetBySubdomain(ctx context.Context, sub string) (*tenantstore.Tenant, error) {
-	f.mu.Lock()
-	id := f.bySub[sub]
-	f.mu.Unlock()
-	return f.find(ctx, func(t *tenantstore.Tenant) bool { return t.ID == id && t.Subdomain == sub })
+	return f.find(ctx, func() *tenantstore.Tenant {
+		if id, ok := f.bySub[sub]; ok {
+			return f.tenants[id]
+		}
+		return nil
+	})
 }
 
 func (f *fakeSource) GetByHostname(ctx context.Context, host string) (*tenantstore.Tenant, error) {
-	return f.find(ctx, func(t *tenantstore.Tenant) bool {
-		for _, d := range t.Domains {
-			if d.Hostname == host && d.Verified {
-				return true
+	return f.find(ctx, func() *tenantstore.Tenant {
+		for _, t := range f.tenants {
+			for _, d := range t.Domains {
+				if d.Hostname == host && d.Verified {
+					return t
+				}
 			}
 		}
-		return false
+		return nil
 	})
 }
