@@ -24,9 +24,10 @@ const (
 	DefaultHealthCheckInterval = 2 * time.Second
 )
 
-// Config configures a Resolver (and a publisher from NewPublisher, which uses
-// only BaseDomain, KeyPrefix, Channel and RedisTimeout). Every zero field takes
-// its Default… value.
+// Config configures a Resolver, and a publisher from NewPublisher, which uses
+// BaseDomain, KeyPrefix and Channel, and SourceTimeout + RedisTimeout + 1 s as
+// the life of its tombstones (so give it the resolvers' timeouts). Every zero
+// field takes its Default… value.
 type Config struct {
 	// BaseDomain is the domain tenants live under: "<subdomain>.<BaseDomain>".
 	// Default "localhost" (SPEC §3's BASE_DOMAIN default).
