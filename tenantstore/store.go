@@ -146,7 +146,12 @@ func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
 	}
 	defer conn.Close(ctx)
 	ident := pgx.Identifier{cfg.Database}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil && !isCode(err, "42P04") { // duplicate_database: a concurrent Open won
+	// duplicate_database, or a unique violation in pg_database: a
+	// concurrent Open created it first.
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+		if isCode(err, "42P04") || isCode(err, "23505") {
+			return nil
+		}
 		return fmt.Errorf("creating database: %w", err)
 	}
 	// Tenant login roles must not connect to the control plane.

@@ -58,7 +58,26 @@ func TestOpenCreatesMissingDatabase(t *testing.T) {
 	name := testenv.UniqueName("tg_test_")
 	t.Cleanup(func() { testenv.DropDatabases(t, name) })
 	url := testenv.WithDatabase(testenv.PostgresURL(), name)
-	for i := range 2 { // the second Open finds the database and the migrations applied
+	// Concurrent first Opens: one creates the database and migrates, the
+	// others wait or find it done.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := Open(context.Background(), url)
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Open #%d of a missing database: %v", i+1, err)
+		}
+	}
+	for i := range 2 { // later Opens find the database and the migrations applied
 		s, err := Open(context.Background(), url)
 		if err != nil {
 			t.Fatalf("Open #%d of a missing database: %v", i+1, err)
@@ -247,5 +266,18 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "secret") {
 		t.Errorf("error %q shows the password", err)
+	}
+}
+
+func TestRedactText(t *testing.T) {
+	tests := []struct{ in, secret string }{
+		{`failed to connect to postgres://u:hunter2@h:5432/db?sslmode=disable: refused`, "hunter2"},
+		{`cannot parse "postgres://u:hunter2@h/db"`, "hunter2"},
+		{`host=h user=u password=hunter2 dbname=x`, "hunter2"},
+	}
+	for _, tt := range tests {
+		if got := redactText(tt.in); strings.Contains(got, tt.secret) {
+			t.Errorf("redactText(%q) = %q, still shows the password", tt.in, got)
+		}
 	}
 }
