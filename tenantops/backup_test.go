@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantgate/tenantgate/internal/testenv"
 )
 
 func TestBackupDeleteRestoreBringsRowsBack(t *testing.T) {
@@ -182,5 +184,34 @@ func TestMissingToolIsAClearError(t *testing.T) {
 	_, err := e.ops.Backup(context.Background(), "acme", t.TempDir(), nil)
 	if err == nil || !strings.Contains(err.Error(), "pg_dump_not_installed not found on PATH") {
 		t.Errorf("Backup without pg_dump: err = %v, want it to say the program is not on PATH", err)
+	}
+}
+
+func TestRestoreOfExplicitlyPlacedTenantRewritesItsURL(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.createTenant(t, "acme", 7)
+	// A move (to another database of the same server) gives the tenant an
+	// explicit URL.
+	moved := testenv.WithDatabase(testenv.PostgresURL(), e.prefix+"explicit")
+	if _, err := e.ops.Move(ctx, "acme", moved, MoveOptions{}, nil); err != nil {
+		t.Fatalf("Move: %v", err)
+	}
+	tn := e.tenant(t, "acme")
+	res, err := e.ops.Backup(ctx, "acme", t.TempDir(), nil)
+	if err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	e.exec(t, tn, "DELETE FROM customers")
+	rr, err := e.ops.Restore(ctx, "acme", res.File, RestoreOptions{}, nil)
+	if err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	after := e.tenant(t, "acme")
+	if want := testenv.WithDatabase(testenv.PostgresURL(), rr.NewDatabase); after.Placement.URL != want {
+		t.Errorf("URL after restore = %s, want %s", after.Placement.URL, want)
+	}
+	if got := e.count(t, after, "customers"); got != 7 {
+		t.Errorf("customers after restore = %d, want 7", got)
 	}
 }

@@ -106,8 +106,24 @@ type Jobs struct {
 
 	ctx    context.Context // parent of every job this process runs
 	cancel context.CancelFunc
+	mu     sync.Mutex // guards closed and wg.Add against Close's wg.Wait
+	closed bool
 	wg     sync.WaitGroup
 	once   sync.Once
+}
+
+// ErrJobsClosed is returned by Start and Run after Close.
+var ErrJobsClosed = errors.New("jobs closed")
+
+// track registers a job run with Close, or fails once Close has begun.
+func (j *Jobs) track() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return ErrJobsClosed
+	}
+	j.wg.Add(1)
+	return nil
 }
 
 // OpenJobs connects to the control-plane database.
@@ -138,6 +154,9 @@ func OpenJobs(ctx context.Context, cfg JobsConfig) (*Jobs, error) {
 // recorded their end, and closes the connections. It is idempotent.
 func (j *Jobs) Close() {
 	j.once.Do(func() {
+		j.mu.Lock()
+		j.closed = true
+		j.mu.Unlock()
 		j.cancel()
 		j.wg.Wait()
 		j.pool.Close()
@@ -149,11 +168,14 @@ func (j *Jobs) Close() {
 // recording). It returns the job as recorded, status running. When the
 // tenant already has an unfinished job it fails with ErrJobRunning.
 func (j *Jobs) Start(ctx context.Context, kind, tenant string, run RunFunc) (Job, error) {
-	job, err := j.insert(ctx, kind, tenant)
-	if err != nil {
+	if err := j.track(); err != nil {
 		return Job{}, err
 	}
-	j.wg.Add(1)
+	job, err := j.insert(ctx, kind, tenant)
+	if err != nil {
+		j.wg.Done()
+		return Job{}, err
+	}
 	go func() {
 		defer j.wg.Done()
 		_, _ = j.execute(j.ctx, job.ID, run)
@@ -166,12 +188,14 @@ func (j *Jobs) Start(ctx context.Context, kind, tenant string, run RunFunc) (Job
 // (tenantctl uses it, so its operations are visible to and exclusive with
 // the admin API's).
 func (j *Jobs) Run(ctx context.Context, kind, tenant string, run RunFunc) (Job, error) {
+	if err := j.track(); err != nil {
+		return Job{}, err
+	}
+	defer j.wg.Done()
 	job, err := j.insert(ctx, kind, tenant)
 	if err != nil {
 		return Job{}, err
 	}
-	j.wg.Add(1)
-	defer j.wg.Done()
 	// Close cancels this job too.
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
