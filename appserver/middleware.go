@@ -130,7 +130,9 @@ func (s *Server) withRequestLog(listener string, next http.Handler) http.Handler
 			if sw.status >= 500 {
 				level = slog.LevelWarn
 			}
-			ri.log.LogAttrs(ctx, level, "request",
+			// The base logger: ri.log may carry the tenant already.
+			s.log.LogAttrs(ctx, level, "request",
+				slog.String("request_id", ri.id),
 				slog.String("tenant", ri.tenant),
 				slog.String("user", ri.user),
 				slog.String("method", r.Method),

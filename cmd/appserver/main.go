@@ -105,7 +105,7 @@ func run() error {
 		Verifier:  verifier,
 		Tenants:   res,
 		Locations: store,
-		DSN:       tenantstore.DSNConfig{Template: cfg.TenantTemplate, Getenv: os.Getenv}.URL,
+		DSN:       dsn.URL,
 		Pools: appserver.PoolConfig{
 			MaxPools:    cfg.MaxTenantPools,
 			MaxConns:    cfg.PoolMaxConns,
