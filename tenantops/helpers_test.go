@@ -23,7 +23,7 @@ type env struct {
 	prefix     string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	testenv.Integration(t)
 	ctx := context.Background()
@@ -54,7 +54,7 @@ func newEnv(t *testing.T) *env {
 const adminPassword = "admin-password-1"
 
 // createTenant provisions sub with n customers.
-func (e *env) createTenant(t *testing.T, sub string, customers int) *tenantstore.Tenant {
+func (e *env) createTenant(t testing.TB, sub string, customers int) *tenantstore.Tenant {
 	t.Helper()
 	ctx := context.Background()
 	tn, _, err := e.manager.Create(ctx, tenantstore.CreateRequest{Name: "Org " + sub, Subdomain: sub,
@@ -66,7 +66,7 @@ func (e *env) createTenant(t *testing.T, sub string, customers int) *tenantstore
 	return tn
 }
 
-func (e *env) tenant(t *testing.T, sub string) *tenantstore.Tenant {
+func (e *env) tenant(t testing.TB, sub string) *tenantstore.Tenant {
 	t.Helper()
 	tn, err := e.store.GetBySubdomain(context.Background(), sub)
 	if err != nil {
@@ -76,7 +76,7 @@ func (e *env) tenant(t *testing.T, sub string) *tenantstore.Tenant {
 }
 
 // conn connects to the tenant's database as the app does.
-func (e *env) conn(t *testing.T, tn *tenantstore.Tenant) *pgx.Conn {
+func (e *env) conn(t testing.TB, tn *tenantstore.Tenant) *pgx.Conn {
 	t.Helper()
 	u, err := e.dsn.URL(tn)
 	if err != nil {
@@ -90,14 +90,14 @@ func (e *env) conn(t *testing.T, tn *tenantstore.Tenant) *pgx.Conn {
 	return c
 }
 
-func (e *env) exec(t *testing.T, tn *tenantstore.Tenant, sql string, args ...any) {
+func (e *env) exec(t testing.TB, tn *tenantstore.Tenant, sql string, args ...any) {
 	t.Helper()
 	if _, err := e.conn(t, tn).Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
 
-func (e *env) count(t *testing.T, tn *tenantstore.Tenant, table string) int64 {
+func (e *env) count(t testing.TB, tn *tenantstore.Tenant, table string) int64 {
 	t.Helper()
 	var n int64
 	if err := e.conn(t, tn).QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
@@ -108,7 +108,7 @@ func (e *env) count(t *testing.T, tn *tenantstore.Tenant, table string) int64 {
 
 // databases lists the databases on the main server whose name starts with
 // the test's prefix.
-func (e *env) databases(t *testing.T) map[string]bool {
+func (e *env) databases(t testing.TB) map[string]bool {
 	t.Helper()
 	rows, err := testenv.Admin(t).Query(context.Background(), "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", e.prefix)
 	if err != nil {
@@ -127,4 +127,14 @@ func (e *env) databases(t *testing.T) map[string]bool {
 
 func sameSet(a, b map[string]bool) bool {
 	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+var benchClock = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// nextSecond returns a clock one second later than the previous call's, so
+// that names derived from the time never collide.
+func nextSecond() func() time.Time {
+	benchClock = benchClock.Add(time.Second)
+	now := benchClock
+	return func() time.Time { return now }
 }
