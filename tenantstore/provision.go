@@ -315,52 +315,6 @@ func (p *provisioner) dropRole(ctx context.Context, name string) error {
 	return nil
 }
 
-// ensureExplicitDatabase creates the database named in rawURL on its server
-// (connecting to that server's "postgres" database with the URL's
-// credentials) when it does not exist, and reports whether it did.
-func ensureExplicitDatabase(ctx context.Context, rawURL string) (bool, error) {
-	cfg, err := parseConfig(rawURL)
-	if err != nil {
-		return false, err
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err == nil {
-		return false, conn.Close(ctx)
-	}
-	if !isCode(err, "3D000") {
-		return false, fmt.Errorf("connecting: %w", translate(err))
-	}
-	admin := cfg.Copy()
-	admin.Database = "postgres"
-	conn, err = pgx.ConnectConfig(ctx, admin)
-	if err != nil {
-		return false, fmt.Errorf("connecting to the server's postgres database: %w", translate(err))
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize()); err != nil {
-		return false, translate(err)
-	}
-	return true, nil
-}
-
-func dropExplicitDatabase(ctx context.Context, rawURL string) error {
-	cfg, err := parseConfig(rawURL)
-	if err != nil {
-		return err
-	}
-	name := cfg.Database
-	cfg.Database = "postgres"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("dropping database %q: connecting: %w", name, translate(err))
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("dropping database %q: %w", name, translate(err))
-	}
-	return nil
-}
-
 func insertAdminUser(ctx context.Context, tenantURL, email string, hash []byte) error {
 	cfg, err := parseConfig(tenantURL)
 	if err != nil {
@@ -392,35 +346,4 @@ func parseConfig(u string) (*pgx.ConnConfig, error) {
 // PASSWORD, COMMENT).
 func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
-// place fills t's DatabaseName and, for the template placement, its login
-// role: the role has the database's name and a random password. An explicit
-// URL names the database itself; parts without a name get the derived one.
-func (p *provisioner) place(t *Tenant) error {
-	if !p.explicit(t) {
-		t.DatabaseName = DatabaseName(p.prefix, t.Subdomain)
-		t.Placement.RoleName = t.DatabaseName
-		t.Placement.RolePassword = randomToken(24)
-		return nil
-	}
-	if t.Placement.Kind() == "parts" {
-		if t.DatabaseName == "" {
-			t.DatabaseName = DatabaseName(p.prefix, t.Subdomain)
-		}
-		return nil
-	}
-	u, err := p.dsn.URL(t)
-	if err != nil {
-		return err
-	}
-	cfg, err := parseConfig(u)
-	if err != nil {
-		return &ValidationError{Field: "database_url", Message: "is not a valid PostgreSQL URL"}
-	}
-	if cfg.Database == "" {
-		return &ValidationError{Field: "database_url", Message: "must name a database"}
-	}
-	t.DatabaseName = cfg.Database
-	return nil
 }

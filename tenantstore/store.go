@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -112,20 +113,11 @@ func (s *Store) notify(ctx context.Context, c Change) {
 func compact(in []string) []string {
 	var out []string
 	for _, v := range in {
-		if v != "" && !contains(out, v) {
+		if v != "" && !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}
 	return out
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // ensureDatabase creates cfg's database when connecting to it fails with

@@ -128,7 +128,7 @@ func TestTenantCRUD(t *testing.T) {
 		if err := s.Update(ctx, first); err != nil || first.Version != 2 {
 			t.Fatalf("Update = %v (version %d); want nil, version 2", err, first.Version)
 		}
-		if c := rec.last(); !contains(c.Subdomains, "acme") || !contains(c.Subdomains, "acme-corp") {
+		if c := rec.last(); !slices.Contains(c.Subdomains, "acme") || !slices.Contains(c.Subdomains, "acme-corp") {
 			t.Errorf("notified %+v; want old and new subdomain", c)
 		}
 		second.MaxUsers = 9
@@ -240,7 +240,7 @@ func TestDomains(t *testing.T) {
 	if _, err := s.MarkDomainVerified(ctx, a.ID, "shop.acme.test"); err != nil {
 		t.Fatalf("MarkDomainVerified: %v", err)
 	}
-	if c := rec.last(); !contains(c.Hostnames, "shop.acme.test") || !contains(c.Subdomains, "acme") {
+	if c := rec.last(); !slices.Contains(c.Hostnames, "shop.acme.test") || !slices.Contains(c.Subdomains, "acme") {
 		t.Errorf("notified %+v; want hostname and subdomain", c)
 	}
 	got, err := s.GetByHostname(ctx, "shop.acme.test")
