@@ -137,7 +137,7 @@ type hostResolver interface {
 // sharedResolver is the pooled value: the resolver and what it owns.
 type sharedResolver struct {
 	resolver *resolver.Resolver
-	store    *tenantstore.Store
+	source   *source
 	rdb      redis.UniversalClient
 	cancel   context.CancelFunc
 }
@@ -150,7 +150,7 @@ func (s *sharedResolver) Destruct() error {
 	if s.rdb != nil {
 		err = errors.Join(err, s.rdb.Close())
 	}
-	s.store.Close()
+	s.source.Close()
 	return err
 }
 
@@ -221,33 +221,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 func newSharedResolver(cfg resolver.Config, dbURL, redisURL string) (*sharedResolver, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-	defer cancel()
-	store, err := tenantstore.Open(ctx, dbURL)
-	if err != nil {
-		return nil, fmt.Errorf("opening the control plane %s: %w", tenantstore.RedactURL(dbURL), err)
-	}
+	// The resolver belongs to the process, not to one config, so it logs
+	// through Caddy's process-wide logger.
+	logger := caddy.Log().Named("tenant")
 	var rdb redis.UniversalClient
 	if redisURL != "off" {
+		var err error
 		rdb, err = resolver.NewRedisClient(redisURL)
 		if err != nil {
-			store.Close()
-			return nil, fmt.Errorf("tenant app: redis_url: %w", err)
+			return nil, fmt.Errorf("redis_url: %w", err)
 		}
 	}
-	r, err := resolver.New(cfg, store, rdb)
+	src := openSource(dbURL, logger)
+	r, err := resolver.New(cfg, src, rdb)
 	if err != nil {
 		if rdb != nil {
 			_ = rdb.Close()
 		}
-		store.Close()
+		src.Close()
 		return nil, fmt.Errorf("creating resolver: %w", err)
 	}
 	// The subscriber belongs to the process, not to one config: it stops
 	// in Destruct.
 	runCtx, stop := context.WithCancel(context.Background())
 	r.Start(runCtx)
-	return &sharedResolver{resolver: r, store: store, rdb: rdb, cancel: stop}, nil
+	return &sharedResolver{resolver: r, source: src, rdb: rdb, cancel: stop}, nil
 }
 
 // Start implements caddy.App; the resolver was started in Provision.

@@ -24,10 +24,12 @@ import (
 // world is one control plane with tenants, an echo upstream and a running
 // edge in front of it.
 type world struct {
-	store  *tenantstore.Store
-	edge   *edge
-	keys   []tenanttoken.Key
-	prefix string
+	store    *tenantstore.Store
+	edge     *edge
+	keys     []tenanttoken.Key
+	prefix   string
+	upstream string
+	env      map[string]string // the edge's environment beyond startEdge's
 }
 
 // newWorld creates the control plane (tenants acme and globex active,
@@ -70,13 +72,15 @@ func newWorld(t *testing.T, redisURL string) *world {
 	}
 	keyString, keys := newKeys(t)
 	echo := newEcho(t)
-	e := startEdge(t, strings.TrimPrefix(echo.URL, "http://"), map[string]string{
+	env := map[string]string{
 		"DATABASE_URL":        dbURL,
 		"REDIS_URL":           redisURL,
 		"TENANT_SIGNING_KEYS": keyString,
 		"REDIS_KEY_PREFIX":    prefix,
-	})
-	return &world{store: store, edge: e, keys: keys, prefix: prefix}
+	}
+	upstream := strings.TrimPrefix(echo.URL, "http://")
+	e := startEdge(t, upstream, env)
+	return &world{store: store, edge: e, keys: keys, prefix: prefix, upstream: upstream, env: env}
 }
 
 // setStatus changes a tenant's status through the store, as tenantctl and
@@ -362,5 +366,46 @@ func TestEdgeRedisOutage(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: GET Host %s with Redis down = %d %s, want 200", tt.name, tt.host, resp.StatusCode, body)
 		}
+	}
+}
+
+func TestEdgeStartsWithoutPostgres(t *testing.T) {
+	w := newWorld(t, "")
+	// The first edge loads acme from PostgreSQL, which puts it in Redis once
+	// the tombstones of the set-up's changes have expired (the resolver's
+	// SourceTimeout + RedisTimeout + 1 s).
+	time.Sleep(resolver.DefaultSourceTimeout + resolver.DefaultRedisTimeout + 1500*time.Millisecond)
+	w.waitStatus(t, "acme.localhost", 200, 5*time.Second)
+	rdb := testenv.Redis(t)
+	key := w.prefix + "host:acme.localhost"
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, _ := rdb.Get(context.Background(), key).Result()
+		if strings.Contains(v, "acme") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis %s = %q, want acme cached by the first edge", key, v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A second edge starts while its PostgreSQL does not answer.
+	env := make(map[string]string, len(w.env)+1)
+	for k, v := range w.env {
+		env[k] = v
+	}
+	env["DATABASE_URL"] = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/tenantgate?sslmode=disable&connect_timeout=1", freePort(t))
+	second := startEdge(t, w.upstream, env)
+
+	resp, body := second.get(t, "acme.localhost", "/", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET Host acme.localhost from an edge without PostgreSQL = %d %s, want 200 (from Redis)", resp.StatusCode, body)
+	}
+	unknown := testenv.UniqueName("never") + ".localhost"
+	resp, body = second.get(t, unknown, "/", http.Header{"Accept": {"application/json"}})
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "service_unavailable") {
+		t.Errorf("GET Host %s with nothing cached and PostgreSQL down = %d (Retry-After %q) %s, want 503 service_unavailable with Retry-After",
+			unknown, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 }
