@@ -9,7 +9,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
@@ -42,11 +41,9 @@ type Handler struct {
 	// RetryAfter is sent with 503 answers. Default 30s.
 	RetryAfter caddy.Duration `json:"retry_after,omitempty"`
 
-	app        *App
 	resolver   hostResolver
 	tokens     *tokenCache
 	retryAfter string
-	logger     *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -59,7 +56,6 @@ func (*Handler) CaddyModule() caddy.ModuleInfo {
 
 // Provision connects the handler to the tenant app and its signing keys.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
 	app, err := appFromContext(ctx)
 	if err != nil {
 		return err
@@ -71,7 +67,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("tenant handler: %w", err)
 	}
-	h.app = app
 	h.resolver = app.resolver()
 	h.tokens = newTokenCache(signer, time.Now)
 	d := time.Duration(h.RetryAfter)

@@ -79,7 +79,6 @@ func newTestHandler(t testing.TB, res hostResolver, now func() time.Time) *Handl
 		t.Fatal(err)
 	}
 	return &Handler{
-		app:        &App{baseDomain: "example.com", adminHost: "admin.example.com"},
 		resolver:   res,
 		tokens:     newTokenCache(signer, now),
 		retryAfter: retryAfterSeconds(DefaultRetryAfter),
