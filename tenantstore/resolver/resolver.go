@@ -147,7 +147,9 @@ func (r *Resolver) resolveSlow(ctx context.Context, k kind, key string) (*tenant
 // plausible rejects keys no tenant can have, without a remote call.
 func plausible(k kind, key string) bool {
 	if k == kindID {
-		return uuid.Validate(key) == nil
+		// Tenant ids are canonical UUIDs; uuid.Validate alone also accepts
+		// forms (urn:uuid:…) PostgreSQL rejects with an error.
+		return len(key) == 36 && uuid.Validate(key) == nil
 	}
 	return key != "" && len(key) <= 253
 }

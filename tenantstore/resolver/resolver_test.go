@@ -48,6 +48,7 @@ func TestResolve(t *testing.T) {
 		{"id", func() (*tenantstore.Tenant, error) { return r.ResolveID(ctx, acme.ID) }, acme.ID, nil},
 		{"unknown id", func() (*tenantstore.Tenant, error) { return r.ResolveID(ctx, uuid.NewString()) }, "", tenantstore.ErrNotFound},
 		{"malformed id", func() (*tenantstore.Tenant, error) { return r.ResolveID(ctx, "not-a-uuid") }, "", tenantstore.ErrNotFound},
+		{"urn id", func() (*tenantstore.Tenant, error) { return r.ResolveID(ctx, "urn:uuid:"+acme.ID) }, "", tenantstore.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
