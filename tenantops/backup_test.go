@@ -215,3 +215,32 @@ func TestRestoreOfExplicitlyPlacedTenantRewritesItsURL(t *testing.T) {
 		t.Errorf("customers after restore = %d, want 7", got)
 	}
 }
+
+func TestRestoreFailingVerificationDropsTheNewDatabase(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tn := e.createTenant(t, "acme", 5)
+	res, err := e.ops.Backup(ctx, "acme", t.TempDir(), nil)
+	if err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	// A manifest promising rows the dump does not hold: the restore runs,
+	// then verification must refuse to switch.
+	m, err := os.ReadFile(res.ManifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, res.ManifestFile, []byte(strings.Replace(string(m), `"public.customers": 5`, `"public.customers": 6`, 1)))
+	before := e.databases(t)
+
+	_, err = e.ops.Restore(ctx, "acme", res.File, RestoreOptions{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "public.customers has 5 rows, want 6") {
+		t.Fatalf("Restore with a wrong manifest = %v, want a verification failure naming the table", err)
+	}
+	if got := e.tenant(t, "acme"); !sameDatabase(tn, got) {
+		t.Errorf("tenant database after failed restore = %s, want %s", got.DatabaseName, tn.DatabaseName)
+	}
+	if after := e.databases(t); !sameSet(before, after) {
+		t.Errorf("databases after failed restore = %v, want %v (the new one dropped)", after, before)
+	}
+}
