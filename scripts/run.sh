@@ -222,6 +222,15 @@ if ! "$TG_RUN_DIR/bin/demoseed" -edge "http://127.0.0.1:$HTTP_PORT" -base-domain
 	say "warning: seeding demo data failed (see above); the stack keeps running"
 fi
 
+# Everything tenantctl needs to reach this stack, for the operator's shell.
+STACK_ENV=$TG_RUN_DIR/stack.env
+(
+	umask 077
+	for k in DATABASE_URL REDIS_URL BASE_DOMAIN ADMIN_TOKENS TENANT_SIGNING_KEYS TENANT_DB_PREFIX TENANT_DATABASE_TEMPLATE; do
+		if [[ -n ${!k:-} ]]; then printf '%s=%q\n' "$k" "${!k}"; fi
+	done >"$STACK_ENV"
+)
+
 # --- tell the newcomer where everything is --------------------------------------
 ca_root=${XDG_DATA_HOME:-$HOME/.local/share}/caddy/pki/authorities/local/root.crt
 https_suffix=""
@@ -248,7 +257,7 @@ http_suffix=""
 	echo "  HTTPS uses Caddy's local CA; its root certificate is"
 	echo "    $ca_root"
 	echo "  Trust it once so the browser stops warning:  bin/caddy trust"
-	echo "  Operate tenants:  set -a; . $ENV_FILE; set +a; bin/tenantctl list"
+	echo "  Operate tenants:  set -a; . $STACK_ENV; set +a; bin/tenantctl list"
 	echo
 } >&2
 echo "ready" >"$TG_RUN_DIR/run.state"
