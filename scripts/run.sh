@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2317 # bash -c scripts take $1…; functions run from traps
+# shellcheck source-path=SCRIPTDIR/..
 # run.sh — `make run`: the whole stack on this machine, with demo tenants.
 #
 # Builds the binaries, finds or starts PostgreSQL and Redis (scripts/services.sh),
@@ -13,9 +15,7 @@
 # PRIVATE_PG_PORT, PRIVATE_REDIS_PORT. TG_RUN_DIR moves .run/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-TG_ROOT=$(pwd)
 
-# shellcheck source=services.sh
 source scripts/services.sh
 
 say() { printf 'make run: %s\n' "$*" >&2; }
@@ -216,10 +216,12 @@ caddy_pid=${pids[-1]}
 wait_for caddy "$caddy_pid" 60 port_busy "$HTTP_PORT" || die "caddy did not start"
 
 # --- sample data, through caddy as a browser would -------------------------------
+seed_note=""
 say "seeding demo data through http://<tenant>.$BASE_DOMAIN:$HTTP_PORT"
 if ! "$TG_RUN_DIR/bin/demoseed" -edge "http://127.0.0.1:$HTTP_PORT" -base-domain "$BASE_DOMAIN" \
 	-password-env DEMO_PASSWORD "${DEMO_TENANTS[@]}" >&2; then
 	say "warning: seeding demo data failed (see above); the stack keeps running"
+	seed_note="   (seeding failed: see above)"
 fi
 
 # Everything tenantctl needs to reach this stack, for the operator's shell.
@@ -243,7 +245,7 @@ http_suffix=""
 	echo
 	for sub in "${DEMO_TENANTS[@]}"; do
 		printf '  %-8s https://%s.%s%s   (http://%s.%s%s)\n' "$sub" "$sub" "$BASE_DOMAIN" "$https_suffix" "$sub" "$BASE_DOMAIN" "$http_suffix"
-		printf '           log in: admin@%s.example / %s\n' "$sub" "$DEMO_PASSWORD"
+		printf '           log in: admin@%s.example / %s%s\n' "$sub" "$DEMO_PASSWORD" "$seed_note"
 	done
 	printf '  %-8s https://admin.%s%s   (http://admin.%s%s)\n' admin "$BASE_DOMAIN" "$https_suffix" "$BASE_DOMAIN" "$http_suffix"
 	printf '           admin token: %s   (from %s)\n' "${ADMIN_TOKENS%%,*}" "${secret_source[ADMIN_TOKENS]}"

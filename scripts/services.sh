@@ -20,6 +20,8 @@
 # installed with apt-get when running as root; otherwise we say what to
 # install and fail.
 
+# shellcheck disable=SC2016 # the bash -c probe scripts take their values as $1, $2
+
 # Not `set -e` here: this file is sourced into callers that choose their own
 # options. Every function returns non-zero on failure.
 
@@ -71,7 +73,9 @@ _url_dbname() {
 }
 
 # _url_query URL → the query string of a URL including "?" (or nothing).
-_url_query() { [[ $1 == *\?* ]] && printf '?%s\n' "${1#*\?}" || true; }
+_url_query() {
+	if [[ $1 == *\?* ]]; then printf '?%s\n' "${1#*\?}"; fi
+}
 
 # _url_with_db URL NAME → URL with its database (path) replaced by NAME.
 _url_with_db() {
@@ -114,6 +118,7 @@ redis_answers() {
 # cluster version first, then PATH).
 _pg_bindir() {
 	local d
+	# shellcheck disable=SC2012 # version directories are plain numbers
 	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
 		if [[ -x $d/initdb && -x $d/pg_ctl && -x $d/postgres ]]; then
 			printf '%s\n' "$d"
@@ -267,7 +272,8 @@ stop_private_redis() {
 services_up() {
 	local db_url=${DATABASE_URL:-$TG_DEFAULT_DATABASE_URL}
 	local redis_url=${REDIS_URL:-$TG_DEFAULT_REDIS_URL}
-	local private_pg="postgres://postgres@127.0.0.1:$PRIVATE_PG_PORT/$(_url_dbname "$db_url")?sslmode=disable"
+	local private_pg
+	private_pg="postgres://postgres@127.0.0.1:$PRIVATE_PG_PORT/$(_url_dbname "$db_url")?sslmode=disable"
 	local private_redis="redis://127.0.0.1:$PRIVATE_REDIS_PORT/0"
 
 	if pg_answers "$db_url"; then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/..
 # test.sh — `make test`: services, go vet, build (the e2e tests run bin/caddy),
 # then the whole suite with the race detector. Stops only what it started.
 set -euo pipefail
@@ -8,7 +9,6 @@ GO=${GO:-go}
 TEST_PKGS=${TEST_PKGS:-./...}
 TEST_FLAGS=${TEST_FLAGS:--race -count=1 -timeout 20m}
 
-# shellcheck source=services.sh
 source scripts/services.sh
 trap services_down EXIT
 trap 'exit 130' INT
