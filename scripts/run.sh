@@ -258,7 +258,9 @@ http_suffix=""
 	echo
 	echo "  HTTPS uses Caddy's local CA; its root certificate is"
 	echo "    $ca_root"
-	echo "  Trust it once so the browser stops warning:  bin/caddy trust"
+	trust="bin/caddy trust"
+	[[ $CADDY_ADMIN == localhost:2019 ]] || trust+=" --address $CADDY_ADMIN"
+	echo "  Trust it once so the browser stops warning:  $trust   (while this runs)"
 	echo "  Operate tenants:  set -a; . $STACK_ENV; set +a; bin/tenantctl list"
 	echo
 } >&2
