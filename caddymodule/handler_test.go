@@ -409,3 +409,34 @@ func BenchmarkHandlerWarm(b *testing.B) {
 		next++
 	}
 }
+
+// FuzzHandlerHost feeds arbitrary Host values to the handler: it passes on
+// only hosts of the active tenant and answers everything else with 400 or
+// 404 (or 403/503 for the known inactive tenants), never another error.
+func FuzzHandlerHost(f *testing.F) {
+	for _, s := range []string{"acme.example.com", "ACME.example.com.:443", "user@acme.example.com", "a..b", "", "\x00", "[::1]:80", "globex.example.com", strings.Repeat("a.", 200)} {
+		f.Add(s)
+	}
+	h := newTestHandler(f, &fakeResolver{tenants: testTenants()}, time.Now)
+	f.Fuzz(func(t *testing.T, host string) {
+		r, _ := newRequest("x", nil)
+		r.Host = host
+		rec := &recorder{}
+		err := h.ServeHTTP(httptest.NewRecorder(), r, rec)
+		if err == nil {
+			if rec.req == nil || rec.req.Header.Get(tenanttoken.Header) == "" {
+				t.Fatalf("Host %q: passed on without a token", host)
+			}
+			return
+		}
+		he, ok := errors.AsType[caddyhttp.HandlerError](err)
+		if !ok {
+			t.Fatalf("Host %q: error %v is not a HandlerError", host, err)
+		}
+		switch he.StatusCode {
+		case 400, 403, 404, 503:
+		default:
+			t.Fatalf("Host %q: status %d, want 400, 403, 404 or 503", host, he.StatusCode)
+		}
+	})
+}
