@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -107,12 +106,11 @@ type App struct {
 	// SourceTimeout bounds each control-plane read. Default 1s.
 	SourceTimeout caddy.Duration `json:"source_timeout,omitempty"`
 
-	baseDomain string
-	adminHost  string
-	keys       []tenanttoken.Key
-	poolKey    string
-	shared     *sharedResolver
-	logger     *zap.Logger
+	adminHost string
+	keys      []tenanttoken.Key
+	poolKey   string
+	shared    *sharedResolver
+	logger    *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -171,16 +169,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	dbURL := get(a.DatabaseURL, DefaultDatabaseURL, FallbackDatabaseURL)
 	redisURL := get(a.RedisURL, DefaultRedisURL, FallbackRedisURL)
-	base, ok := tenantstore.NormalizeHost(get(a.BaseDomain, DefaultBaseDomain, FallbackBaseDomain))
+	rawBase := get(a.BaseDomain, DefaultBaseDomain, FallbackBaseDomain)
+	base, ok := tenantstore.NormalizeHost(rawBase)
 	if !ok {
-		return fmt.Errorf("tenant app: base_domain %q is not a valid host name", a.BaseDomain)
+		return fmt.Errorf("tenant app: base_domain %q is not a valid host name", rawBase)
 	}
-	a.baseDomain = base
 	a.adminHost = "admin." + base
 	if a.AdminHost != "" {
-		h, ok := tenantstore.NormalizeHost(repl.ReplaceAll(a.AdminHost, ""))
+		rawAdmin := repl.ReplaceAll(a.AdminHost, "")
+		h, ok := tenantstore.NormalizeHost(rawAdmin)
 		if !ok {
-			return fmt.Errorf("tenant app: admin_host %q is not a valid host name", a.AdminHost)
+			return fmt.Errorf("tenant app: admin_host %q is not a valid host name", rawAdmin)
 		}
 		a.adminHost = h
 	}
@@ -278,15 +277,6 @@ func appFromContext(ctx caddy.Context) (*App, error) {
 		return nil, fmt.Errorf("loading the tenant app: %w", err)
 	}
 	return v.(*App), nil
-}
-
-// retryAfterSeconds renders a duration for the Retry-After header.
-func retryAfterSeconds(d time.Duration) string {
-	s := int(d / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return strconv.Itoa(s)
 }
 
 // Interface guards

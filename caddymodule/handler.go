@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,6 +122,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Map(e.placeholders)
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// retryAfterSeconds renders a duration for the Retry-After header.
+func retryAfterSeconds(d time.Duration) string {
+	s := int(d / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.Itoa(s)
 }
 
 // tenantHeaderPrefix starts every header name the edge owns.
