@@ -228,6 +228,10 @@ func TestEdge(t *testing.T) {
 					conn.Close()
 					t.Errorf("TLS handshake for %s succeeded, want it refused (no certificate)", tt.name)
 				}
+				issued, _ := filepath.Glob(filepath.Join(w.edge.dataDir, "caddy", "certificates", "*", tt.name))
+				if len(issued) > 0 {
+					t.Errorf("a certificate was issued for %s: %v", tt.name, issued)
+				}
 				continue
 			}
 			if err != nil {
@@ -236,6 +240,9 @@ func TestEdge(t *testing.T) {
 			}
 			chain := conn.ConnectionState().PeerCertificates
 			conn.Close()
+			if issued, _ := filepath.Glob(filepath.Join(w.edge.dataDir, "caddy", "certificates", "*", tt.name)); len(issued) == 0 {
+				t.Errorf("no certificate for %s in the storage", tt.name)
+			}
 			if roots == nil {
 				pem, err := os.ReadFile(filepath.Join(w.edge.dataDir, "caddy", "pki", "authorities", "local", "root.crt"))
 				if err != nil {
