@@ -261,6 +261,38 @@ func TestEdge(t *testing.T) {
 		}
 	})
 
+	t.Run("HTTPS with HTTP/2 carries the token too", func(t *testing.T) {
+		pem, err := os.ReadFile(filepath.Join(w.edge.dataDir, "caddy", "pki", "authorities", "local", "root.crt"))
+		if err != nil {
+			t.Fatalf("reading the local CA root: %v", err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		addr := fmt.Sprintf("127.0.0.1:%d", w.edge.httpsPort)
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: roots},
+			ForceAttemptHTTP2: true,
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			},
+		}}
+		resp, err := client.Get("https://acme.localhost/secure")
+		if err != nil {
+			t.Fatalf("GET https://acme.localhost/secure: %v", err)
+		}
+		defer resp.Body.Close()
+		var got echoed
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			t.Fatalf("decoding the echo: %v", err)
+		}
+		if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+			t.Errorf("GET https://acme.localhost = %d over %s, want 200 over HTTP/2", resp.StatusCode, resp.Proto)
+		}
+		if _, err := verifier.Verify(got.Header.Get(tenanttoken.Header), "acme.localhost", time.Now()); err != nil {
+			t.Errorf("token over HTTPS: %v", err)
+		}
+	})
+
 	t.Run("suspend is refused within 1 s, activate is served again", func(t *testing.T) {
 		w.waitStatus(t, "globex.localhost", 200, time.Second)
 		w.setStatus(t, "globex", tenantstore.StatusSuspended)
