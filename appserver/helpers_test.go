@@ -70,6 +70,10 @@ type env struct {
 	key     []byte // the signing secret, to forge odd tokens
 	srv     *Server
 	handler http.Handler
+
+	mu    sync.Mutex
+	dbs   []string  // databases to drop at cleanup
+	admin *pgx.Conn // to the maintenance database, for CREATE DATABASE
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
@@ -102,6 +106,10 @@ func newEnv(t testing.TB, pools PoolConfig) *env {
 		key:    keys[0].Secret,
 	}
 	e.tmpl = e.prefix + "tmpl"
+	// Registered after TenantPrefix, so it runs first: the databases are
+	// dropped a few at a time, each with its own deadline, which a busy
+	// server needs for 50 of them (TenantPrefix's sweep has one deadline).
+	t.Cleanup(e.dropDBs)
 	e.createTemplate()
 	srv, err := New(Config{
 		Verifier:   verifier,
@@ -121,6 +129,32 @@ func newEnv(t testing.TB, pools PoolConfig) *env {
 	return e
 }
 
+func (e *env) addDB(name string) {
+	e.mu.Lock()
+	e.dbs = append(e.dbs, name)
+	e.mu.Unlock()
+}
+
+func (e *env) dropDBs() {
+	e.mu.Lock()
+	names := e.dbs
+	e.mu.Unlock()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for n := range work {
+				testenv.DropDatabases(e.t, n)
+			}
+		})
+	}
+	for _, n := range names {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+}
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -133,10 +167,11 @@ func randomBytes(n int) []byte {
 func (e *env) createTemplate() {
 	e.t.Helper()
 	ctx := context.Background()
-	admin := testenv.Admin(e.t)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{e.tmpl}.Sanitize()); err != nil {
+	e.admin = testenv.Admin(e.t)
+	if _, err := e.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{e.tmpl}.Sanitize()); err != nil {
 		e.t.Fatalf("creating template database: %v", err)
 	}
+	e.addDB(e.tmpl)
 	cfg, err := pgx.ParseConfig(testenv.WithDatabase(testenv.PostgresURL(), e.tmpl))
 	if err != nil {
 		e.t.Fatal(err)
@@ -163,10 +198,13 @@ func (e *env) addTenant(sub string, maxUsers int) *tenantFixture {
 	e.t.Helper()
 	ctx := context.Background()
 	name := e.prefix + sub
-	admin := testenv.Admin(e.t)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{e.tmpl}.Sanitize()); err != nil {
+	e.mu.Lock() // one connection, one statement at a time
+	_, err := e.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{e.tmpl}.Sanitize())
+	e.mu.Unlock()
+	if err != nil {
 		e.t.Fatalf("creating tenant database: %v", err)
 	}
+	e.addDB(name)
 	t := &tenantstore.Tenant{
 		ID: uuid.NewString(), Name: sub, Subdomain: sub, Status: tenantstore.StatusActive,
 		MaxUsers: maxUsers, DatabaseName: name,
