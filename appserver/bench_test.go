@@ -88,3 +88,18 @@ func BenchmarkColdTenantFirstRequest(b *testing.B) {
 		b.Errorf("pool opens = %d over %d requests, want one per request", st.Opens, len(took))
 	}
 }
+
+// BenchmarkWarmRequest is GET /api/me on a tenant whose pool is open: token
+// (cached), tenant, session query, JSON.
+func BenchmarkWarmRequest(b *testing.B) {
+	e := newEnv(b, PoolConfig{})
+	f := e.addTenant("warm", 10)
+	tok, _ := e.signer.Sign(f.ID, f.Subdomain, f.Host, time.Now())
+	e.do(f, call{method: "GET", path: "/api/me", token: tok})
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := e.do(f, call{method: "GET", path: "/api/me", token: tok}); r.Status != 200 {
+			b.Fatalf("GET /api/me = %d %s", r.Status, r.Raw)
+		}
+	}
+}

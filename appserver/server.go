@@ -3,6 +3,19 @@
 // tenant database on demand, and serves the sales API. It also carries the
 // admin listener's health, readiness and metrics routes; the admin API and the
 // HTML pages mount onto the same Server (see routes.go).
+//
+// A tenant request passes: request id and log line (withRequestLog) → token
+// check against the request Host, tenant by ID from the resolver, active
+// status (requireTenant) → Origin check of unsafe methods (checkOrigin) →
+// session (requireSession, API only) → handler. The handler asks s.db(r) for
+// the tenant's pool, which Pools opens on first use and keeps leased until
+// the request ends. Handlers return errors; toError is the one mapping from
+// errors to statuses and codes.
+//
+// Extending: pages*.go sets mountPages in an init function and receives the
+// tenant router (token verified; sessions checked by the page with
+// s.sessionUser). The admin API is mounted on the admin listener through
+// Config.AdminRoutes (cmd/appserver passes Admin.Routes).
 package appserver
 
 import (
