@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 GO=${GO:-go}
 TEST_PKGS=${TEST_PKGS:-./...}
-TEST_FLAGS=${TEST_FLAGS:--race -count=1 -timeout 20m}
+TEST_FLAGS=${TEST_FLAGS:--race -count=1 -timeout 20m -p 1}
 
 source scripts/services.sh
 trap services_down EXIT
@@ -20,6 +20,12 @@ if [[ -z ${SKIP_VET:-} ]]; then
 	"$GO" vet ./...
 fi
 make --no-print-directory build GO="$GO"
+if [[ " $TEST_FLAGS " == *" -race "* ]]; then
+	# Compile everything in parallel first; the test run may be serial (-p 1).
+	echo "+ $GO build -race $TEST_PKGS"
+	# shellcheck disable=SC2086
+	"$GO" build -race $TEST_PKGS
+fi
 echo "+ $GO test $TEST_FLAGS $TEST_PKGS"
 # shellcheck disable=SC2086 # flags and package lists are word lists
 "$GO" test $TEST_FLAGS $TEST_PKGS
