@@ -19,7 +19,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 20m
 # parallel (scripts/test.sh builds first). `make test TEST_P=2` to override.
 TEST_P ?= 1
 BENCH_PKGS ?= ./...
-BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1
+BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 
 # The binaries are the main packages under cmd/. The wildcard lets the target
 # work while packages land; once all three exist it builds all three.
