@@ -18,7 +18,8 @@
 # private ones under .run/ on PRIVATE_PG_PORT (55432) / PRIVATE_REDIS_PORT
 # (56379), started from installed server binaries. Missing binaries are
 # installed with apt-get when running as root; otherwise we say what to
-# install and fail.
+# install and fail. PG_BINDIR (the directory of initdb and pg_ctl) and
+# REDIS_SERVER (a redis-server binary) choose other installations.
 
 # shellcheck disable=SC2016 # the bash -c probe scripts take their values as $1, $2
 
@@ -118,6 +119,10 @@ redis_answers() {
 # cluster version first, then PATH).
 _pg_bindir() {
 	local d
+	if [[ -n ${PG_BINDIR:-} ]]; then # an explicit choice: only there
+		[[ -x $PG_BINDIR/initdb && -x $PG_BINDIR/pg_ctl ]] && printf '%s\n' "$PG_BINDIR"
+		return
+	fi
 	# shellcheck disable=SC2012 # version directories are plain numbers
 	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
 		if [[ -x $d/initdb && -x $d/pg_ctl && -x $d/postgres ]]; then
@@ -228,9 +233,9 @@ stop_private_pg() {
 # start_private_redis starts a Redis under .run/redis on PRIVATE_REDIS_PORT.
 start_private_redis() {
 	local bin dir
-	if ! bin=$(command -v redis-server); then
+	if ! bin=$(command -v "${REDIS_SERVER:-redis-server}"); then
 		_install_packages redis-server || return 1
-		bin=$(command -v redis-server) || { _svc_log "redis-server still not found after install"; return 1; }
+		bin=$(command -v "${REDIS_SERVER:-redis-server}") || { _svc_log "redis-server still not found after install"; return 1; }
 	fi
 	dir=$TG_RUN_DIR/redis
 	mkdir -p "$dir" && chmod 700 "$dir" || return 1
