@@ -15,15 +15,24 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
 func newManager(b *testing.B) *tenantstore.Manager {
+	return newManagerPrefix(b, testenv.TenantPrefix(b))
+}
+
+// newManagerPrefix returns a Manager creating databases under prefix.
+func newManagerPrefix(b *testing.B, prefix string) *tenantstore.Manager {
 	b.Helper()
 	testenv.Integration(b)
 	ctx := context.Background()
@@ -38,7 +47,7 @@ func newManager(b *testing.B) *tenantstore.Manager {
 	}
 	m, err := tenantstore.NewManager(tenantstore.ManagerConfig{Store: store,
 		DSN:            tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }},
-		DatabasePrefix: testenv.TenantPrefix(b)})
+		DatabasePrefix: prefix})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +86,11 @@ func BenchmarkCreate(b *testing.B) {
 
 func BenchmarkMigrateCheck200(b *testing.B) {
 	const tenants = 200
-	m := newManager(b)
+	prefix := testenv.TenantPrefix(b)
+	// Dropping 200 databases outlasts testenv's clean-up deadline: drop them
+	// first, in parallel, with time to spare (clean-ups run last-in first-out).
+	b.Cleanup(func() { dropAll(b, prefix) })
+	m := newManagerPrefix(b, prefix)
 	ctx := context.Background()
 	if err := create(ctx, m, "t-0"); err != nil { // builds the template
 		b.Fatal(err)
@@ -117,3 +130,38 @@ func BenchmarkMigrateCheck200(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// dropAll drops every database and role starting with prefix.
+func dropAll(b *testing.B, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, testenv.PostgresURL())
+	if err != nil {
+		b.Errorf("cleanup: %v", err)
+		return
+	}
+	defer pool.Close()
+	for _, q := range []struct{ list, drop string }{
+		{"SELECT datname FROM pg_database WHERE starts_with(datname, $1)", "DROP DATABASE IF EXISTS %s WITH (FORCE)"},
+		{"SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)", "DROP ROLE IF EXISTS %s"},
+	} {
+		rows, _ := pool.Query(ctx, q.list, prefix)
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			b.Errorf("cleanup: %v", err)
+			return
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
+		for _, n := range names {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if _, err := pool.Exec(ctx, fmt.Sprintf(q.drop, pgx.Identifier{n}.Sanitize())); err != nil {
+					b.Errorf("cleanup: dropping %s: %v", n, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
