@@ -29,6 +29,9 @@ type AdminConfig struct {
 	Manager *tenantstore.Manager
 	// Tokens are the accepted bearer tokens (ADMIN_TOKENS). Required.
 	Tokens []string
+	// Ops runs backups and moves as jobs; nil answers those routes with
+	// 501 not_configured.
+	Ops *AdminOps
 	// Pools configures the small pool manager the dashboard uses to count
 	// each tenant's users; zero fields take admin defaults.
 	Pools PoolConfig
@@ -112,6 +115,7 @@ func (a *Admin) Routes(r *mux.Router) {
 	a.tenantRoutes(api)
 	a.locationRoutes(api)
 	a.domainRoutes(api)
+	a.opsRoutes(api)
 	// Unknown /api paths answer 401 before 404, so nothing is learnt
 	// without a token.
 	api.NotFoundHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
+	"github.com/tenantgate/tenantgate/tenantops"
 	"github.com/tenantgate/tenantgate/tenantstore"
 	"github.com/tenantgate/tenantgate/tenantstore/resolver"
 )
@@ -93,6 +94,9 @@ type adminEnv struct {
 	handler http.Handler
 	resB    *resolver.Resolver
 
+	prefix  string // TENANT_DB_PREFIX: every database and role under it is dropped
+	backups string // the backup directory
+
 	mu  sync.Mutex
 	txt map[string][]string // the fake DNS of domain verification
 }
@@ -102,7 +106,8 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	testenv.Integration(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	store, err := tenantstore.Open(ctx, testenv.NewDatabase(t))
+	controlURL := testenv.NewDatabase(t)
+	store, err := tenantstore.Open(ctx, controlURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,14 +127,14 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	t.Cleanup(func() { resB.Close() })
 	resB.Start(ctx)
 
-	e := &adminEnv{t: t, store: store, resB: resB, txt: map[string][]string{}}
+	e := &adminEnv{t: t, store: store, resB: resB, txt: map[string][]string{}, prefix: testenv.TenantPrefix(t), backups: t.TempDir()}
 	tmpl, err := tenantstore.DefaultTemplate(testenv.PostgresURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.m, err = tenantstore.NewManager(tenantstore.ManagerConfig{
 		Store: store, DSN: tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }},
-		DatabasePrefix: testenv.TenantPrefix(t), BaseDomain: "localhost", BcryptCost: 4,
+		DatabasePrefix: e.prefix, BaseDomain: "localhost", BcryptCost: 4,
 		LookupTXT: func(_ context.Context, name string) ([]string, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -141,7 +146,17 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	}
 	t.Cleanup(e.m.Close)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	admin, err := NewAdmin(AdminConfig{Manager: e.m, Tokens: []string{"other-token", testAdminToken}, Logger: logger})
+	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }}, Drain: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := tenantops.OpenJobs(ctx, tenantops.JobsConfig{DatabaseURL: controlURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(jobs.Close)
+	admin, err := NewAdmin(AdminConfig{Manager: e.m, Tokens: []string{"other-token", testAdminToken}, Logger: logger,
+		Ops: &AdminOps{Ops: ops, Jobs: jobs, BackupDir: e.backups}})
 	if err != nil {
 		t.Fatal(err)
 	}
