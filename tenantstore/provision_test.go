@@ -3,11 +3,13 @@ package tenantstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
@@ -250,5 +252,25 @@ func TestTemplateRebuiltWhenMigrationsChange(t *testing.T) {
 	templates, _ = pgx.CollectRows(rows, pgx.RowTo[string])
 	if len(templates) != 1 {
 		t.Errorf("template databases = %v, want only the current one", templates)
+	}
+}
+
+func TestProvisionConcurrentFirstCreates(t *testing.T) {
+	// More creates than admin connections, all waiting for the first
+	// template build: none may starve the builder.
+	p := newTestProvisioner(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { _, errs[i] = provisionTenant(ctx, p, fmt.Sprintf("first-%d", i), Placement{}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent create first-%d: %v", i, err)
+		}
 	}
 }

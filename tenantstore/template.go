@@ -66,7 +66,9 @@ func (p *provisioner) ensureTemplate(ctx context.Context, admin *pgxpool.Pool) (
 		return "", fmt.Errorf("building template database: locking: %w", translate(err))
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", name)
-	if ready, err := templateIsReady(ctx, admin, name); err != nil || ready {
+	// Re-check on the locked connection: waiting creators may hold every
+	// other connection of the pool.
+	if ready, err := templateIsReady(ctx, conn, name); err != nil || ready {
 		return name, err // another creator built it while we waited
 	}
 	if err := p.buildTemplate(ctx, conn.Conn(), name); err != nil {
@@ -76,9 +78,14 @@ func (p *provisioner) ensureTemplate(ctx context.Context, admin *pgxpool.Pool) (
 	return name, nil
 }
 
-func templateIsReady(ctx context.Context, admin *pgxpool.Pool, name string) (bool, error) {
+// queryRower is a pool or one of its connections.
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func templateIsReady(ctx context.Context, q queryRower, name string) (bool, error) {
 	var ready bool
-	err := admin.QueryRow(ctx, `SELECT coalesce(shobj_description(oid, 'pg_database'), '') = $2
+	err := q.QueryRow(ctx, `SELECT coalesce(shobj_description(oid, 'pg_database'), '') = $2
 		FROM pg_database WHERE datname = $1`, name, templateReady).Scan(&ready)
 	if err != nil && err != pgx.ErrNoRows {
 		return false, fmt.Errorf("looking for template database %s: %w", name, translate(err))
