@@ -205,6 +205,22 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	screenshot("admin-2-dashboard")
+
+	// A rename through the admin API reaches caddy's resolver (another
+	// process) over the invalidation channel: within a second the old host
+	// is unknown (404) and the new one is served.
+	s.adminAPI("PATCH", "/api/tenants/globex", map[string]any{"subdomain": "globex-two"}, 200)
+	deadline := time.Now().Add(time.Second)
+	for {
+		oldStatus, newStatus := s.status("globex", "/login"), s.status("globex-two", "/login")
+		if oldStatus == 404 && newStatus == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("1 s after the rename: globex.localhost = %d, globex-two.localhost = %d; want 404 and 200", oldStatus, newStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	t.Logf("screenshots in %s", shots)
 }
 

@@ -324,3 +324,14 @@ func (s *stack) adminAPI(method, path string, body any, want int) map[string]any
 	_ = json.Unmarshal(raw, &out)
 	return out
 }
+
+// status is the HTTP status of GET path on host through caddy (0 when the
+// request fails).
+func (s *stack) status(host, path string) int {
+	res, err := s.client.Get(s.url(host, path))
+	if err != nil {
+		return 0
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
