@@ -26,7 +26,7 @@ const AdminCookie = "tg_admin"
 const (
 	dashboardPageSize    = 50
 	dashboardParallel    = 8
-	dashboardProbeTimout = 2 * time.Second
+	dashboardProbeTimeout = 2 * time.Second
 )
 
 // adminPages are the dashboard's templates (web/admin).
@@ -257,7 +257,7 @@ func (a *Admin) tenantRow(ctx context.Context, t *tenantstore.Tenant) tenantRow 
 // so a dashboard refresh reuses connections instead of opening one per
 // tenant, and a dead tenant database fails fast (the pools' breaker).
 func (a *Admin) countUsers(ctx context.Context, t *tenantstore.Tenant) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, dashboardProbeTimout)
+	ctx, cancel := context.WithTimeout(ctx, dashboardProbeTimeout)
 	defer cancel()
 	dsn, err := a.m.DatabaseURL(t)
 	if err != nil {
