@@ -24,8 +24,8 @@ const AdminCookie = "tg_admin"
 
 // Dashboard limits.
 const (
-	dashboardPageSize    = 50
-	dashboardParallel    = 8
+	dashboardPageSize     = 50
+	dashboardParallel     = 8
 	dashboardProbeTimeout = 2 * time.Second
 )
 
