@@ -131,7 +131,7 @@ func DropDatabases(t testing.TB, names ...string) {
 // DropWithPrefix drops every database and role whose name starts with prefix.
 func DropWithPrefix(t testing.TB, prefix string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, PostgresURL())
 	if err != nil {
