@@ -26,6 +26,7 @@ type config struct {
 	DatabaseURL        string
 	TenantTemplate     string
 	TenantDBPrefix     string
+	BackupDir          string // where POST /api/tenants/{sub}/backups writes; empty disables it
 	RedisURL           string
 	BaseDomain         string
 	SigningKeys        string   // secret
@@ -53,6 +54,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		SigningKeys: getenv("TENANT_SIGNING_KEYS"),
 		// Used by the admin API's provisioning; tenantstore's default when unset.
 		TenantDBPrefix: strings.TrimSpace(getenv("TENANT_DB_PREFIX")),
+		BackupDir:      strings.TrimSpace(getenv("BACKUP_DIR")),
 	}
 	var errs []error
 	c.TenantTemplate = getenv("TENANT_DATABASE_TEMPLATE")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tenantgate/tenantgate/appserver"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
+	"github.com/tenantgate/tenantgate/tenantops"
 	"github.com/tenantgate/tenantgate/tenantstore"
 	"github.com/tenantgate/tenantgate/tenantstore/resolver"
 )
@@ -92,7 +93,21 @@ func run() error {
 		return err
 	}
 	defer mgr.Close()
-	admin, err := appserver.NewAdmin(appserver.AdminConfig{Manager: mgr, Tokens: cfg.AdminTokens, Logger: log})
+	// Backups and moves run as jobs recorded in the control plane, so any
+	// appserver instance can report on a job another one started.
+	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn})
+	if err != nil {
+		return err
+	}
+	jobs, err := tenantops.OpenJobs(ctx, tenantops.JobsConfig{DatabaseURL: cfg.DatabaseURL})
+	if err != nil {
+		return fmt.Errorf("opening the jobs table: %w", err)
+	}
+	defer jobs.Close()
+	admin, err := appserver.NewAdmin(appserver.AdminConfig{
+		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log,
+		Ops: &appserver.AdminOps{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
+	})
 	if err != nil {
 		return err
 	}
