@@ -46,6 +46,8 @@ export APP_UPSTREAMS ADMIN_UPSTREAMS
 export CADDY_ADMIN=${CADDY_ADMIN:-localhost:2019}
 
 DEMO_TENANTS=(acme globex)
+# Where the admin API writes tenant backups (POST /api/tenants/{sub}/backups).
+export BACKUP_DIR=${BACKUP_DIR:-$TG_RUN_DIR/backups}
 LOG_DIR=$TG_RUN_DIR/logs
 ENV_FILE=$TG_RUN_DIR/env
 
@@ -140,7 +142,7 @@ done
 
 services_up
 
-mkdir -p "$TG_RUN_DIR" "$LOG_DIR"
+mkdir -p "$TG_RUN_DIR" "$LOG_DIR" "$BACKUP_DIR"
 rm -f "$TG_RUN_DIR/run.state"
 
 # --- secrets: generated once into .run/env; the environment wins ----------------
