@@ -25,7 +25,7 @@ BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 # work while packages land; once all three exist it builds all three.
 CMDS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))))
 
-.PHONY: build test run vet bench services-up services-down services-status clean distclean
+.PHONY: build test run vet bench bench-edge services-up services-down services-status clean distclean
 
 build:
 	@mkdir -p bin
@@ -45,6 +45,10 @@ run:
 
 bench:
 	GO="$(GO)" TEST_PKGS="$(BENCH_PKGS)" TEST_FLAGS="$(BENCH_FLAGS)" SKIP_VET=1 scripts/test.sh
+
+# The edge's overhead against plain Caddy reverse_proxy (bench/edge.sh; wrk).
+bench-edge: build
+	bench/edge.sh
 
 # Leaves the services running and prints the export lines for your shell:
 #   eval "$$(make -s services-up)"
