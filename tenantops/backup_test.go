@@ -1,8 +1,9 @@
-package tenantops
+package tenantops_test
 
 import (
 	"context"
 	"errors"
+	"github.com/tenantgate/tenantgate/tenantops"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,7 +27,7 @@ func TestBackupDeleteRestoreBringsRowsBack(t *testing.T) {
 	if !regexp.MustCompile(`^acme-\d{8}T\d{6}Z\.dump$`).MatchString(filepath.Base(res.File)) {
 		t.Errorf("backup file = %s, want acme-<yyyymmddThhmmssZ>.dump", filepath.Base(res.File))
 	}
-	sum, err := os.ReadFile(res.File + ChecksumSuffix)
+	sum, err := os.ReadFile(res.File + tenantops.ChecksumSuffix)
 	if err != nil {
 		t.Fatalf("reading the checksum file: %v", err)
 	}
@@ -48,7 +49,7 @@ func TestBackupDeleteRestoreBringsRowsBack(t *testing.T) {
 		t.Fatalf("customers after delete = %d, want 1", got)
 	}
 
-	rr, err := e.ops.Restore(ctx, "acme", res.File, RestoreOptions{}, nil)
+	rr, err := e.ops.Restore(ctx, "acme", res.File, tenantops.RestoreOptions{}, nil)
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
@@ -66,7 +67,7 @@ func TestBackupDeleteRestoreBringsRowsBack(t *testing.T) {
 	}
 
 	// A second restore with --drop-old drops the database it replaces.
-	rr2, err := e.ops.Restore(ctx, "acme", res.File, RestoreOptions{DropOld: true}, nil)
+	rr2, err := e.ops.Restore(ctx, "acme", res.File, tenantops.RestoreOptions{DropOld: true}, nil)
 	if err != nil {
 		t.Fatalf("second Restore: %v", err)
 	}
@@ -81,9 +82,9 @@ func TestBackupNeverOverwrites(t *testing.T) {
 	e := newEnv(t)
 	e.createTenant(t, "acme", 1)
 	fixed := time.Date(2026, 11, 27, 1, 2, 3, 0, time.UTC)
-	e.ops.cfg.Now = func() time.Time { return fixed }
+	e.ops.SetClock(func() time.Time { return fixed })
 	dir := t.TempDir()
-	existing := filepath.Join(dir, BackupName("acme", fixed)+ChecksumSuffix)
+	existing := filepath.Join(dir, tenantops.BackupName("acme", fixed)+tenantops.ChecksumSuffix)
 	if err := os.WriteFile(existing, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +132,8 @@ func TestRestoreRefusesBadBackupAndChangesNothing(t *testing.T) {
 		}},
 		{"truncated", res.File, func(t *testing.T, p string) { write(t, p, good[:len(good)-100]) }},
 		{"empty", res.File, func(t *testing.T, p string) { write(t, p, nil) }},
-		{"checksum file missing", res.File, func(t *testing.T, p string) { os.Remove(p + ChecksumSuffix) }},
-		{"manifest missing", res.File, func(t *testing.T, p string) { os.Remove(p + ManifestSuffix) }},
+		{"checksum file missing", res.File, func(t *testing.T, p string) { os.Remove(p + tenantops.ChecksumSuffix) }},
+		{"manifest missing", res.File, func(t *testing.T, p string) { os.Remove(p + tenantops.ManifestSuffix) }},
 		{"another tenant's backup", otherRes.File, func(*testing.T, string) {}},
 		{"no such file", filepath.Join(t.TempDir(), "nothing.dump"), func(*testing.T, string) {}},
 	}
@@ -143,7 +144,7 @@ func TestRestoreRefusesBadBackupAndChangesNothing(t *testing.T) {
 			if file == res.File {
 				// Work on a copy so each case starts from the good backup.
 				file = filepath.Join(t.TempDir(), filepath.Base(res.File))
-				for _, s := range []string{"", ChecksumSuffix, ManifestSuffix} {
+				for _, s := range []string{"", tenantops.ChecksumSuffix, tenantops.ManifestSuffix} {
 					b, err := os.ReadFile(res.File + s)
 					if err != nil {
 						t.Fatal(err)
@@ -152,9 +153,9 @@ func TestRestoreRefusesBadBackupAndChangesNothing(t *testing.T) {
 				}
 			}
 			tc.corrupt(t, file)
-			_, err := e.ops.Restore(ctx, "acme", file, RestoreOptions{}, nil)
-			if !errors.Is(err, ErrBadBackup) {
-				t.Fatalf("Restore(%s) = %v, want ErrBadBackup", tc.name, err)
+			_, err := e.ops.Restore(ctx, "acme", file, tenantops.RestoreOptions{}, nil)
+			if !errors.Is(err, tenantops.ErrBadBackup) {
+				t.Fatalf("Restore(%s) = %v, want tenantops.ErrBadBackup", tc.name, err)
 			}
 			if !strings.Contains(err.Error(), "nothing was changed") {
 				t.Errorf("error %q does not say nothing was changed", err)
@@ -180,7 +181,7 @@ func write(t *testing.T, path string, b []byte) {
 func TestMissingToolIsAClearError(t *testing.T) {
 	e := newEnv(t)
 	e.createTenant(t, "acme", 1)
-	e.ops.cfg.PgDump = "pg_dump_not_installed"
+	e.ops.SetPgDump("pg_dump_not_installed")
 	_, err := e.ops.Backup(context.Background(), "acme", t.TempDir(), nil)
 	if err == nil || !strings.Contains(err.Error(), "pg_dump_not_installed not found on PATH") {
 		t.Errorf("Backup without pg_dump: err = %v, want it to say the program is not on PATH", err)
@@ -194,7 +195,7 @@ func TestRestoreOfExplicitlyPlacedTenantRewritesItsURL(t *testing.T) {
 	// A move (to another database of the same server) gives the tenant an
 	// explicit URL.
 	moved := testenv.WithDatabase(testenv.PostgresURL(), e.prefix+"explicit")
-	if _, err := e.ops.Move(ctx, "acme", moved, MoveOptions{}, nil); err != nil {
+	if _, err := e.ops.Move(ctx, "acme", moved, tenantops.MoveOptions{}, nil); err != nil {
 		t.Fatalf("Move: %v", err)
 	}
 	tn := e.tenant(t, "acme")
@@ -203,7 +204,7 @@ func TestRestoreOfExplicitlyPlacedTenantRewritesItsURL(t *testing.T) {
 		t.Fatalf("Backup: %v", err)
 	}
 	e.exec(t, tn, "DELETE FROM customers")
-	rr, err := e.ops.Restore(ctx, "acme", res.File, RestoreOptions{}, nil)
+	rr, err := e.ops.Restore(ctx, "acme", res.File, tenantops.RestoreOptions{}, nil)
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
@@ -233,11 +234,11 @@ func TestRestoreFailingVerificationDropsTheNewDatabase(t *testing.T) {
 	write(t, res.ManifestFile, []byte(strings.Replace(string(m), `"public.customers": 5`, `"public.customers": 6`, 1)))
 	before := e.databases(t)
 
-	_, err = e.ops.Restore(ctx, "acme", res.File, RestoreOptions{}, nil)
+	_, err = e.ops.Restore(ctx, "acme", res.File, tenantops.RestoreOptions{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "public.customers has 5 rows, want 6") {
 		t.Fatalf("Restore with a wrong manifest = %v, want a verification failure naming the table", err)
 	}
-	if got := e.tenant(t, "acme"); !sameDatabase(tn, got) {
+	if got := e.tenant(t, "acme"); !tenantops.SameDatabase(tn, got) {
 		t.Errorf("tenant database after failed restore = %s, want %s", got.DatabaseName, tn.DatabaseName)
 	}
 	if after := e.databases(t); !sameSet(before, after) {

@@ -1,7 +1,8 @@
-package tenantops
+package tenantops_test
 
 import (
 	"context"
+	"github.com/tenantgate/tenantgate/tenantops"
 	"testing"
 )
 
@@ -13,7 +14,7 @@ func BenchmarkBackup(b *testing.B) {
 	dir := b.TempDir()
 	b.ReportAllocs()
 	for b.Loop() {
-		e.ops.cfg.Now = nextSecond() // one file name per iteration
+		e.ops.SetClock(nextSecond()) // one file name per iteration
 		if _, err := e.ops.Backup(context.Background(), "acme", dir, nil); err != nil {
 			b.Fatal(err)
 		}
@@ -31,8 +32,8 @@ func BenchmarkRestore(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		e.ops.cfg.Now = nextSecond() // one database name per iteration
-		if _, err := e.ops.Restore(context.Background(), "acme", res.File, RestoreOptions{DropOld: true}, nil); err != nil {
+		e.ops.SetClock(nextSecond()) // one database name per iteration
+		if _, err := e.ops.Restore(context.Background(), "acme", res.File, tenantops.RestoreOptions{DropOld: true}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

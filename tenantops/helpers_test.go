@@ -1,8 +1,9 @@
-package tenantops
+package tenantops_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/tenantgate/tenantgate/tenantops"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ type env struct {
 	store      *tenantstore.Store
 	manager    *tenantstore.Manager
 	dsn        tenantstore.DSNConfig
-	ops        *Ops
+	ops        *tenantops.Ops
 	prefix     string
 }
 
@@ -44,7 +45,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	ops, err := New(Config{Store: store, DSN: dsn, Drain: 200 * time.Millisecond, QuietTimeout: 5 * time.Second, TempDir: t.TempDir()})
+	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn, Drain: 200 * time.Millisecond, QuietTimeout: 5 * time.Second, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

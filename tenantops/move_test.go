@@ -1,4 +1,4 @@
-package tenantops
+package tenantops_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tenantgate/tenantgate/tenantops"
 	"io"
 	"log/slog"
 	"net/http"
@@ -142,7 +143,7 @@ func TestMove(t *testing.T) {
 		// Let some writes land on the old database first.
 		time.Sleep(300 * time.Millisecond)
 		newURL := testenv.WithDatabase(second, e.prefix+"moved_acme")
-		res, err := e.ops.Move(ctx, "acme", newURL, MoveOptions{}, nil)
+		res, err := e.ops.Move(ctx, "acme", newURL, tenantops.MoveOptions{}, nil)
 		close(moveDone)
 		<-writerDone
 		if err != nil {
@@ -205,17 +206,17 @@ func TestMove(t *testing.T) {
 
 	t.Run("failure before the switch rolls back", func(t *testing.T) {
 		tn := e.createTenant(t, "globex", 3)
-		failing, err := New(Config{Store: e.store, DSN: e.dsn, Drain: 50 * time.Millisecond, PgRestore: "false", TempDir: t.TempDir()})
+		failing, err := tenantops.New(tenantops.Config{Store: e.store, DSN: e.dsn, Drain: 50 * time.Millisecond, PgRestore: "false", TempDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		name := e.prefix + "moved_globex"
-		_, err = failing.Move(ctx, "globex", testenv.WithDatabase(second, name), MoveOptions{}, nil)
+		_, err = failing.Move(ctx, "globex", testenv.WithDatabase(second, name), tenantops.MoveOptions{}, nil)
 		if err == nil {
 			t.Fatal("Move with a failing pg_restore succeeded, want an error")
 		}
 		after := e.tenant(t, "globex")
-		if after.Status != tenantstore.StatusActive || !sameDatabase(tn, after) {
+		if after.Status != tenantstore.StatusActive || !tenantops.SameDatabase(tn, after) {
 			t.Errorf("tenant after failed move: status %s, database %s %+v; want active on %s",
 				after.Status, after.DatabaseName, after.Placement.Kind(), tn.DatabaseName)
 		}
@@ -238,14 +239,14 @@ func TestMove(t *testing.T) {
 		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.ops.Move(ctx, "initech", testenv.WithDatabase(second, name), MoveOptions{}, nil)
+		_, err = e.ops.Move(ctx, "initech", testenv.WithDatabase(second, name), tenantops.MoveOptions{}, nil)
 		if !errors.Is(err, tenantstore.ErrConflict) || !strings.Contains(err.Error(), "already exists") {
 			t.Fatalf("Move onto an existing database = %v, want a conflict saying it exists", err)
 		}
 		if !databaseExists(t, second, name) {
 			t.Errorf("the existing database %s was dropped", name)
 		}
-		if after := e.tenant(t, "initech"); after.Status != tenantstore.StatusActive || !sameDatabase(tn, after) {
+		if after := e.tenant(t, "initech"); after.Status != tenantstore.StatusActive || !tenantops.SameDatabase(tn, after) {
 			t.Errorf("tenant after refused move: status %s database %s, want unchanged", after.Status, after.DatabaseName)
 		}
 	})

@@ -1,4 +1,4 @@
-package tenantops
+package tenantops_test
 
 import (
 	"context"
