@@ -109,6 +109,9 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("email"), "admin@"+tenant+".example.com"),
 			chromedp.SendKeys(chromedp.ID("password"), password),
 			submit("/login"),
+			// The login page has a main h1 too: wait for it to be gone
+			// before reading the page the login lands on.
+			chromedp.WaitNotPresent(chromedp.ID("password")),
 			chromedp.WaitVisible(chromedp.CSS(`main h1`)))
 		if h := textOf("after login on "+tenant, "main h1"); h != "Dashboard" {
 			fail("log in on "+tenant, fmt.Errorf("landed on %q, want the Dashboard", h))
