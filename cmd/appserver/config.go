@@ -28,6 +28,7 @@ type config struct {
 	TenantDBPrefix     string
 	BackupDir          string // where POST /api/tenants/{sub}/backups writes; empty disables it
 	RedisURL           string
+	RedisKeyPrefix     string // must match caddy's and tenantctl's; resolver default when empty
 	BaseDomain         string
 	SigningKeys        string   // secret
 	AdminTokens        []string // secret
@@ -55,6 +56,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		// Used by the admin API's provisioning; tenantstore's default when unset.
 		TenantDBPrefix: strings.TrimSpace(getenv("TENANT_DB_PREFIX")),
 		BackupDir:      strings.TrimSpace(getenv("BACKUP_DIR")),
+		RedisKeyPrefix: strings.TrimSpace(getenv("REDIS_KEY_PREFIX")),
 	}
 	var errs []error
 	c.TenantTemplate = getenv("TENANT_DATABASE_TEMPLATE")

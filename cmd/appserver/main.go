@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantgate/tenantgate/appserver"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
@@ -46,6 +47,7 @@ func main() {
 func run() error {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
+	redis.SetLogger(redisLogger{log})
 	cfg, err := configFromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -75,7 +77,7 @@ func run() error {
 		return err
 	}
 	defer rdb.Close()
-	res, err := resolver.New(resolver.Config{BaseDomain: cfg.BaseDomain}, store, rdb)
+	res, err := resolver.New(resolver.Config{BaseDomain: cfg.BaseDomain, KeyPrefix: cfg.RedisKeyPrefix}, store, rdb)
 	if err != nil {
 		return fmt.Errorf("starting the tenant resolver: %w", err)
 	}

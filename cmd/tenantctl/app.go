@@ -233,7 +233,11 @@ func (a *app) notifyCaches(store *tenantstore.Store) {
 		return
 	}
 	a.close = append(a.close, func() { _ = rdb.Close() })
-	store.SetNotifier(resolver.NewPublisher(rdb, resolver.Config{BaseDomain: a.env("BASE_DOMAIN", defaultBaseDomain)}))
+	store.SetNotifier(resolver.NewPublisher(rdb, resolver.Config{
+		BaseDomain: a.env("BASE_DOMAIN", defaultBaseDomain),
+		// Empty means the resolver's default, the same as caddy's and the appserver's.
+		KeyPrefix: a.env("REDIS_KEY_PREFIX", ""),
+	}))
 	store.SetNotifyErrorHandler(func(c tenantstore.Change, err error) {
 		fmt.Fprintf(a.stderr, "tenantctl: warning: telling caches about the change failed (%v); they catch up within their TTL\n", err)
 	})
