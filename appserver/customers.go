@@ -84,25 +84,8 @@ func one[T any](v T, err error) (T, error) {
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
-	page, err := parsePage(r)
-	if err != nil {
-		return err
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	rows, err := db.Query(r.Context(), `SELECT `+customerColumns+` FROM customers
-		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
-	if err != nil {
-		return err
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Customer, error) { return scanCustomer(row) })
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, makePage(page, items, func(c Customer) (time.Time, uuid.UUID) { return c.CreatedAt, c.ID }))
-	return nil
+	return listRows(s, w, r, "customers", customerColumns, scanCustomer,
+		func(c Customer) (time.Time, uuid.UUID) { return c.CreatedAt, c.ID })
 }
 
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {
@@ -113,35 +96,13 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err := in.validate(true); err != nil {
 		return err
 	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	c, err := scanCustomer(db.QueryRow(r.Context(), `INSERT INTO customers (name, email, phone, address)
+	return writeRow(s, w, r, http.StatusCreated, scanCustomer, `INSERT INTO customers (name, email, phone, address)
 		VALUES ($1, coalesce($2, ''), coalesce($3, ''), coalesce($4, '')) RETURNING `+customerColumns,
-		in.Name, in.Email, in.Phone, in.Address))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, c)
-	return nil
+		in.Name, in.Email, in.Phone, in.Address)
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	c, err := one(scanCustomer(db.QueryRow(r.Context(), `SELECT `+customerColumns+` FROM customers WHERE id = $1`, id)))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return getRow(s, w, r, "customers", customerColumns, scanCustomer)
 }
 
 func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
@@ -156,18 +117,9 @@ func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err := in.validate(false); err != nil {
 		return err
 	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	c, err := one(scanCustomer(db.QueryRow(r.Context(), `UPDATE customers SET
+	return writeRow(s, w, r, http.StatusOK, scanCustomer, `UPDATE customers SET
 		name = coalesce($2, name), email = coalesce($3, email), phone = coalesce($4, phone), address = coalesce($5, address)
-		WHERE id = $1 RETURNING `+customerColumns, id, in.Name, in.Email, in.Phone, in.Address)))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+		WHERE id = $1 RETURNING `+customerColumns, id, in.Name, in.Email, in.Phone, in.Address)
 }
 
 func (s *Server) deleteCustomer(w http.ResponseWriter, r *http.Request) error {

@@ -61,25 +61,8 @@ func scanExpense(row pgx.Row) (Expense, error) {
 }
 
 func (s *Server) listExpenses(w http.ResponseWriter, r *http.Request) error {
-	page, err := parsePage(r)
-	if err != nil {
-		return err
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	rows, err := db.Query(r.Context(), `SELECT `+expenseColumns+` FROM expenses
-		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
-	if err != nil {
-		return err
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Expense, error) { return scanExpense(row) })
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, makePage(page, items, func(e Expense) (time.Time, uuid.UUID) { return e.CreatedAt, e.ID }))
-	return nil
+	return listRows(s, w, r, "expenses", expenseColumns, scanExpense,
+		func(e Expense) (time.Time, uuid.UUID) { return e.CreatedAt, e.ID })
 }
 
 func (s *Server) createExpense(w http.ResponseWriter, r *http.Request) error {
@@ -94,35 +77,13 @@ func (s *Server) createExpense(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	e, err := scanExpense(db.QueryRow(r.Context(), `INSERT INTO expenses (description, amount, spent_on, location_id)
+	return writeRow(s, w, r, http.StatusCreated, scanExpense, `INSERT INTO expenses (description, amount, spent_on, location_id)
 		VALUES ($1, $2::numeric, $3::date, $4) RETURNING `+expenseColumns,
-		in.Description, string(*in.Amount), string(*in.SpentOn), loc))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, e)
-	return nil
+		in.Description, string(*in.Amount), string(*in.SpentOn), loc)
 }
 
 func (s *Server) getExpense(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	e, err := one(scanExpense(db.QueryRow(r.Context(), `SELECT `+expenseColumns+` FROM expenses WHERE id = $1`, id)))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, e)
-	return nil
+	return getRow(s, w, r, "expenses", expenseColumns, scanExpense)
 }
 
 func (s *Server) updateExpense(w http.ResponseWriter, r *http.Request) error {
@@ -152,20 +113,11 @@ func (s *Server) updateExpense(w http.ResponseWriter, r *http.Request) error {
 		v := string(*in.SpentOn)
 		spent = &v
 	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	e, err := one(scanExpense(db.QueryRow(r.Context(), `UPDATE expenses SET
+	return writeRow(s, w, r, http.StatusOK, scanExpense, `UPDATE expenses SET
 		description = coalesce($2, description), amount = coalesce($3::numeric, amount),
 		spent_on = coalesce($4::date, spent_on),
 		location_id = CASE WHEN $5 THEN $6::uuid ELSE location_id END
-		WHERE id = $1 RETURNING `+expenseColumns, id, in.Description, amount, spent, in.LocationID.Set, loc)))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, e)
-	return nil
+		WHERE id = $1 RETURNING `+expenseColumns, id, in.Description, amount, spent, in.LocationID.Set, loc)
 }
 
 func (s *Server) deleteExpense(w http.ResponseWriter, r *http.Request) error {

@@ -69,25 +69,8 @@ func skuTaken(err error) error {
 }
 
 func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
-	page, err := parsePage(r)
-	if err != nil {
-		return err
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	rows, err := db.Query(r.Context(), `SELECT `+productColumns+` FROM products
-		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
-	if err != nil {
-		return err
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Product, error) { return scanProduct(row) })
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, makePage(page, items, func(p Product) (time.Time, uuid.UUID) { return p.CreatedAt, p.ID }))
-	return nil
+	return listRows(s, w, r, "products", productColumns, scanProduct,
+		func(p Product) (time.Time, uuid.UUID) { return p.CreatedAt, p.ID })
 }
 
 func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
@@ -98,34 +81,12 @@ func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
 	if err := in.validate(true); err != nil {
 		return err
 	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	p, err := scanProduct(db.QueryRow(r.Context(), `INSERT INTO products (sku, name, price)
+	return skuTaken(writeRow(s, w, r, http.StatusCreated, scanProduct, `INSERT INTO products (sku, name, price)
 		VALUES ($1, $2, $3::numeric) RETURNING `+productColumns, in.SKU, in.Name, string(*in.Price)))
-	if err != nil {
-		return skuTaken(err)
-	}
-	writeJSON(w, http.StatusCreated, p)
-	return nil
 }
 
 func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	p, err := one(scanProduct(db.QueryRow(r.Context(), `SELECT `+productColumns+` FROM products WHERE id = $1`, id)))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+	return getRow(s, w, r, "products", productColumns, scanProduct)
 }
 
 func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) error {
@@ -145,18 +106,9 @@ func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) error {
 		p := string(*in.Price)
 		price = &p
 	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	p, err := one(scanProduct(db.QueryRow(r.Context(), `UPDATE products SET
+	return skuTaken(writeRow(s, w, r, http.StatusOK, scanProduct, `UPDATE products SET
 		sku = coalesce($2, sku), name = coalesce($3, name), price = coalesce($4::numeric, price)
-		WHERE id = $1 RETURNING `+productColumns, id, in.SKU, in.Name, price)))
-	if err != nil {
-		return skuTaken(err)
-	}
-	writeJSON(w, http.StatusOK, p)
-	return nil
+		WHERE id = $1 RETURNING `+productColumns, id, in.SKU, in.Name, price))
 }
 
 func (s *Server) deleteProduct(w http.ResponseWriter, r *http.Request) error {
