@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -133,18 +132,38 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(s)
 }
 
-// tenantHeaderPrefix starts every header name the edge owns.
-const tenantHeaderPrefix = "X-Tenant"
-
 // stripTenantHeaders deletes every header whose name starts with X-Tenant in
-// any case: only the edge may speak for the tenant (see httputil.ReverseProxy
-// on client-supplied copies of trusted headers).
+// any case, with '_' counted as '-': only the edge may speak for the tenant
+// (see httputil.ReverseProxy on client-supplied copies of trusted headers),
+// and CGI-style upstreams (PHP, WSGI) read X_Tenant_Id as HTTP_X_TENANT_ID,
+// the same variable as X-Tenant-Id.
 func stripTenantHeaders(h http.Header) {
 	for k := range h {
-		if len(k) >= len(tenantHeaderPrefix) && strings.EqualFold(k[:len(tenantHeaderPrefix)], tenantHeaderPrefix) {
+		if isTenantHeader(k) {
 			delete(h, k)
 		}
 	}
+}
+
+// isTenantHeader reports whether name starts with "x-tenant", ignoring case
+// and reading '_' as '-'.
+func isTenantHeader(name string) bool {
+	const prefix = "x-tenant"
+	if len(name) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // logTenant adds the tenant to the request's access log entry.
