@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,17 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/tenantgate/tenantgate/internal/testenv"
 )
 
 // Ports of this test are picked at random, free, in 25000–25999.
 const portLow, portHigh = 25000, 25999
-
-// e2eRedisDB is the Redis database of the stack under test, so its host
-// cache entries never mix with a `make run` stack on database 0.
-const e2eRedisDB = 12
 
 var (
 	repoRoot string // the module root
@@ -222,13 +215,9 @@ func startStack(t *testing.T, logDir string) *stack {
 	testenv.Integration(t)
 	controlDB := testenv.NewDatabase(t)
 	prefix := testenv.TenantPrefix(t)
-	ru, err := url.Parse(testenv.RedisURL())
-	if err != nil {
-		t.Fatalf("parsing the test Redis URL: %v", err)
-	}
-	ru.Path = fmt.Sprintf("/%d", e2eRedisDB)
-	redisURL := ru.String()
-	clearRedis(t, redisURL)
+	// A private key prefix keeps this stack's cache and invalidation
+	// channel apart from other tests' (and is deleted when the test ends).
+	keyPrefix := testenv.KeyPrefix(t)
 
 	ports := freePorts(t, 7)
 	s := &stack{t: t, httpPort: ports[0], adminToken: randomSecret(), logDir: logDir}
@@ -243,7 +232,8 @@ func startStack(t *testing.T, logDir string) *stack {
 	signing := "e2e:" + randomSecret()
 	common := []string{
 		"DATABASE_URL=" + controlDB,
-		"REDIS_URL=" + redisURL,
+		"REDIS_URL=" + testenv.RedisURL(),
+		"REDIS_KEY_PREFIX=" + keyPrefix,
 		"BASE_DOMAIN=localhost",
 		"TENANT_SIGNING_KEYS=" + signing,
 		"TENANT_DB_PREFIX=" + prefix,
@@ -273,26 +263,6 @@ func startStack(t *testing.T, logDir string) *stack {
 	), "run", "--config", filepath.Join(repoRoot, "Caddyfile"), "--adapter", "caddyfile")
 	s.waitHTTP("caddy (admin site)", s.url("admin", "/healthz"), "")
 	return s
-}
-
-// clearRedis deletes the tenant cache of the e2e Redis database, so a host
-// cached by an earlier run cannot name a tenant of a dropped control plane.
-func clearRedis(t *testing.T, redisURL string) {
-	t.Helper()
-	opts, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatalf("parsing %s: %v", redisURL, err)
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, "tenantgate:*", 1000).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatalf("clearing Redis database %d (is Redis running?): %v", e2eRedisDB, err)
-	}
 }
 
 // url is an address of the stack through caddy over HTTP.
