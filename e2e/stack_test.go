@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,9 +21,6 @@ import (
 
 	"github.com/tenantgate/tenantgate/internal/testenv"
 )
-
-// Ports of this test are picked at random, free, in 25000–25999.
-const portLow, portHigh = 25000, 25999
 
 var (
 	repoRoot string // the module root
@@ -117,31 +113,6 @@ func ensureChromium() error {
 	return nil
 }
 
-// freePorts returns n distinct ports of the test's range that are free now.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	seen := map[int]bool{}
-	for tries := 0; len(ports) < n && tries < 2000; tries++ {
-		r, _ := rand.Int(rand.Reader, big.NewInt(portHigh-portLow+1))
-		p := portLow + int(r.Int64())
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		ports = append(ports, p)
-	}
-	if len(ports) < n {
-		t.Fatalf("found only %d free ports in %d–%d", len(ports), portLow, portHigh)
-	}
-	return ports
-}
-
 func randomSecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
@@ -219,7 +190,7 @@ func startStack(t *testing.T, logDir string) *stack {
 	// channel apart from other tests' (and is deleted when the test ends).
 	keyPrefix := testenv.KeyPrefix(t)
 
-	ports := freePorts(t, 7)
+	ports := testenv.FreePorts(t, 7)
 	s := &stack{t: t, httpPort: ports[0], adminToken: randomSecret(), logDir: logDir}
 	s.client = &http.Client{
 		Timeout: 60 * time.Second,

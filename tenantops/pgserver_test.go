@@ -3,8 +3,6 @@ package tenantops_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantgate/tenantgate/internal/testenv"
 )
 
 // pgBin is where Debian installs the server programs.
@@ -60,7 +60,7 @@ func startPostgres(t *testing.T) string {
 	if out, err := asUser(bin("initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50", port, dir)
 	if out, err := asUser(bin("pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
@@ -80,22 +80,6 @@ func startPostgres(t *testing.T) string {
 	}
 	conn.Close(ctx)
 	return u
-}
-
-// freePort returns a port of 26000–26999 nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	start := rand.IntN(1000)
-	for i := range 1000 {
-		p := 26000 + (start+i)%1000
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port in 26000-26999")
-	return 0
 }
 
 func fileExists(p string) bool {

@@ -360,7 +360,7 @@ func TestEdge(t *testing.T) {
 
 func TestEdgeRedisOutage(t *testing.T) {
 	testenv.Integration(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	redis := exec.Command("/usr/bin/redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err := redis.Start(); err != nil {
 		t.Fatalf("starting a private redis-server: %v", err)
@@ -435,7 +435,7 @@ func TestEdgeStartsWithoutPostgres(t *testing.T) {
 	for k, v := range w.env {
 		env[k] = v
 	}
-	env["DATABASE_URL"] = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/tenantgate?sslmode=disable&connect_timeout=1", freePort(t))
+	env["DATABASE_URL"] = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/tenantgate?sslmode=disable&connect_timeout=1", testenv.FreePort(t))
 	second := startEdge(t, w.upstream, env)
 
 	resp, body := second.get(t, "acme.localhost", "/", nil)

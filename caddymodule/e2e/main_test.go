@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -19,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,17 +82,6 @@ func sourcesNewerThan(t time.Time) bool {
 	return newer
 }
 
-// freePort returns a TCP port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // newKeys returns fresh signing keys in TENANT_SIGNING_KEYS form.
 func newKeys(t *testing.T) (string, []tenanttoken.Key) {
 	t.Helper()
@@ -132,25 +119,7 @@ type edge struct {
 	dataDir             string
 	env                 []string
 	cmd                 *exec.Cmd
-	logs                *syncBuffer
-}
-
-// syncBuffer collects the process output safely.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs                *testenv.Output
 }
 
 // startEdge runs bin/caddy with the project Caddyfile. env adds to (and
@@ -158,8 +127,9 @@ func (b *syncBuffer) String() string {
 func startEdge(t *testing.T, upstream string, env map[string]string) *edge {
 	t.Helper()
 	dir := t.TempDir()
-	e := &edge{httpPort: freePort(t), httpsPort: freePort(t), dataDir: filepath.Join(dir, "data"), logs: new(syncBuffer)}
-	e.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ports := testenv.FreePorts(t, 3)
+	e := &edge{httpPort: ports[0], httpsPort: ports[1], dataDir: filepath.Join(dir, "data"), logs: new(testenv.Output)}
+	e.admin = fmt.Sprintf("127.0.0.1:%d", ports[2])
 	base := map[string]string{
 		"HTTP_PORT":       fmt.Sprint(e.httpPort),
 		"HTTPS_PORT":      fmt.Sprint(e.httpsPort),

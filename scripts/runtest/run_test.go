@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,14 +26,10 @@ import (
 	"github.com/tenantgate/tenantgate/internal/testenv"
 )
 
-// The ports of this test, in the range reserved for the infrastructure's
-// tests (24000–24999); each is checked free before use.
-const portBase = 24100
-
 // stack is one `make run` started by the test.
 type stack struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testenv.Output
 	done   chan struct{} // closed when cmd has exited
 	runDir string
 	ports  ports
@@ -213,7 +208,7 @@ func startStack(t *testing.T, root string, env map[string]string, p ports) *stac
 	cmd.Dir = root
 	cmd.Env = mergeEnv(os.Environ(), env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so SIGINT reaches the group, as Ctrl-C does
-	s := &stack{out: &syncBuffer{}, done: make(chan struct{}), runDir: env["TG_RUN_DIR"], ports: p}
+	s := &stack{out: &testenv.Output{}, done: make(chan struct{}), runDir: env["TG_RUN_DIR"], ports: p}
 	cmd.Stdout = s.out
 	cmd.Stderr = s.out
 	cmd.Stdin = nil
@@ -379,21 +374,10 @@ func caddyRoot(t *testing.T, dataHome string) *x509.CertPool {
 	return pool
 }
 
-// freePorts picks the test's ports from portBase upwards, skipping busy ones.
+// freePorts picks the seven ports of one stack.
 func freePorts(t *testing.T) ports {
 	t.Helper()
-	var got []int
-	for port := portBase; len(got) < 7 && port < portBase+500; port++ {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		got = append(got, port)
-	}
-	if len(got) < 7 {
-		t.Fatalf("found %d free ports from %d, want 7", len(got), portBase)
-	}
+	got := testenv.FreePorts(t, 7)
 	return ports{HTTP: got[0], HTTPS: got[1], CaddyAdmin: got[2], App: [2]int{got[3], got[4]}, Admin: [2]int{got[5], got[6]}}
 }
 
@@ -514,22 +498,4 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
-}
-
-// syncBuffer is a bytes.Buffer safe for the two writers of a command.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

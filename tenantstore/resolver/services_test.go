@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"os/exec"
@@ -101,22 +100,6 @@ func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
-// freePort returns a port of the range reserved for this package's private
-// servers (21000–21999) that nothing listens on now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 100 {
-		port := 21000 + rand.IntN(1000)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			_ = l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port in 21000-21999")
-	return 0
-}
-
 // redisServer is a private redis-server a test can stop and start again.
 type redisServer struct {
 	t    testing.TB
@@ -128,7 +111,7 @@ type redisServer struct {
 // port and stops it when the test ends.
 func startRedisServer(t testing.TB) *redisServer {
 	t.Helper()
-	s := &redisServer{t: t, port: freePort(t)}
+	s := &redisServer{t: t, port: testenv.FreePort(t)}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -175,7 +158,7 @@ type pgProxy struct {
 
 func startPGProxy(t testing.TB) *pgProxy {
 	t.Helper()
-	p := &pgProxy{t: t, port: freePort(t), target: "127.0.0.1:5432", conns: map[net.Conn]struct{}{}}
+	p := &pgProxy{t: t, port: testenv.FreePort(t), target: "127.0.0.1:5432", conns: map[net.Conn]struct{}{}}
 	p.start()
 	t.Cleanup(func() { p.stop(); p.wg.Wait() })
 	return p
