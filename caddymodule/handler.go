@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -27,8 +28,9 @@ const DefaultRetryAfter = 30 * time.Second
 // tenant through the tenant app's shared resolver, and refuses unknown (404),
 // suspended (403) and unavailable (503 with Retry-After) tenants with a
 // caddyhttp.Error, for the server's error routes to render (see
-// ErrorPage). For an active tenant it deletes every request header whose name
-// starts with "X-Tenant" (any case), adds X-Tenant-Token, sets the
+// ErrorPage). For an active tenant it deletes every request header and
+// trailer whose name starts with "X-Tenant" (any case, '_' for '-'), adds
+// X-Tenant-Token, sets the
 // placeholders {tenant.id}, {tenant.subdomain}, {tenant.name} and
 // {tenant.status}, and adds "tenant" to the access log.
 //
@@ -112,6 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
 	stripTenantHeaders(r.Header)
+	stripTenantTrailers(r)
 	// The value slice is shared by every request of this host while the
 	// token lives (read-only: reverse_proxy copies the headers before
 	// touching them, and an append reallocates since cap is 1), which saves
@@ -143,6 +146,45 @@ func stripTenantHeaders(h http.Header) {
 			delete(h, k)
 		}
 	}
+}
+
+// stripTenantTrailers keeps X-Tenant* trailers of a chunked (or HTTP/2)
+// request body from reaching the upstream, which reverse_proxy would
+// otherwise forward as trailers: an upstream that reads trailers must not
+// take them for the edge's word. They are stripped rather than refused
+// because undeclared ones exist only once the body has been read to its
+// end, when the request is already on its way upstream and a 400 can no
+// longer be answered; stripping covers both kinds, as it does for headers.
+//
+// Trailers arrive after the body: net/http (HTTP/1.1 and HTTP/2) merges
+// them, declared or not, into r.Trailer when Body.Read reaches EOF, and
+// reverse_proxy copies that map on the same EOF. So the declared names are
+// deleted now (they would be announced in the upstream's Trailer header),
+// and the values again at EOF, before anything upstream can read them. A
+// request without a Trailer header has a nil r.Trailer: net/http then puts
+// any trailers in a map of its own request that no handler sees.
+func stripTenantTrailers(r *http.Request) {
+	if r.Trailer == nil || r.Body == nil {
+		return
+	}
+	stripTenantHeaders(r.Trailer)
+	r.Body = &trailerStripper{ReadCloser: r.Body, trailer: r.Trailer}
+}
+
+// trailerStripper deletes X-Tenant* trailers from trailer when the body it
+// wraps reaches EOF, which is when net/http fills them in.
+type trailerStripper struct {
+	io.ReadCloser
+	trailer http.Header
+}
+
+// Read implements io.Reader.
+func (b *trailerStripper) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		stripTenantHeaders(b.trailer)
+	}
+	return n, err
 }
 
 // isTenantHeader reports whether name starts with "x-tenant", ignoring case

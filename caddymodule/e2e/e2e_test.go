@@ -35,8 +35,16 @@ type world struct {
 // newWorld creates the control plane (tenants acme and globex active,
 // umbrella suspended, shop.acme.test a verified domain of acme), wires the
 // store's change notifications to Redis as the admin API does, and starts
-// bin/caddy. redisURL empty means the shared test Redis.
+// bin/caddy in front of an echo upstream. redisURL empty means the shared
+// test Redis.
 func newWorld(t *testing.T, redisURL string) *world {
+	t.Helper()
+	testenv.Integration(t)
+	return newWorldWith(t, redisURL, strings.TrimPrefix(newEcho(t).URL, "http://"))
+}
+
+// newWorldWith is newWorld in front of the given upstream (host:port).
+func newWorldWith(t *testing.T, redisURL, upstream string) *world {
 	t.Helper()
 	testenv.Integration(t)
 	ctx := context.Background()
@@ -71,14 +79,12 @@ func newWorld(t *testing.T, redisURL string) *world {
 		redisURL = testenv.RedisURL()
 	}
 	keyString, keys := newKeys(t)
-	echo := newEcho(t)
 	env := map[string]string{
 		"DATABASE_URL":        dbURL,
 		"REDIS_URL":           redisURL,
 		"TENANT_SIGNING_KEYS": keyString,
 		"REDIS_KEY_PREFIX":    prefix,
 	}
-	upstream := strings.TrimPrefix(echo.URL, "http://")
 	e := startEdge(t, upstream, env)
 	return &world{store: store, edge: e, keys: keys, prefix: prefix, upstream: upstream, env: env}
 }
