@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -163,6 +164,13 @@ func (s *Server) requireTenant(next http.Handler) http.Handler {
 			s.writeError(w, r, fmt.Errorf("resolving tenant %s: %w", claims.TenantID, err))
 			return
 		}
+		if !s.claimsMatch(claims, t) {
+			loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "tenant token refused",
+				slog.String("reason", "claims disagree with the tenant"), slog.String("tenant", t.Subdomain),
+				slog.String("claimed_tenant", claims.Subdomain), slog.String("claimed_host", claims.Host))
+			s.writeError(w, r, errInvalidToken)
+			return
+		}
 		switch t.Status {
 		case tenantstore.StatusActive:
 		case tenantstore.StatusSuspended:
@@ -205,6 +213,26 @@ func (s *Server) verifyToken(r *http.Request) (tenanttoken.Claims, error) {
 	}
 	s.tokens.put(token, c, now)
 	return c, nil
+}
+
+// claimsMatch reports whether a verified token's tenant and host claims
+// agree with t, the tenant its sub names: the tenant claim must be t's
+// current subdomain, and the host <subdomain>.<BaseDomain> or one of t's
+// verified custom domains. A token the edge signed before a rename names the
+// old subdomain and is refused; the edge signs new ones within a second.
+func (s *Server) claimsMatch(c tenanttoken.Claims, t *tenantstore.Tenant) bool {
+	if c.TenantID != t.ID || c.Subdomain != t.Subdomain {
+		return false
+	}
+	if sub, base, ok := strings.Cut(c.Host, "."); ok && sub == t.Subdomain && base == s.cfg.BaseDomain {
+		return true
+	}
+	for _, d := range t.Domains {
+		if d.Verified && strings.EqualFold(strings.TrimSuffix(d.Hostname, "."), c.Host) {
+			return true
+		}
+	}
+	return false
 }
 
 // dbHolder holds the request's pool lease, acquired on first use.

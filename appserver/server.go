@@ -23,6 +23,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -37,6 +38,7 @@ import (
 const (
 	DefaultSessionLifetime = 12 * time.Hour
 	DefaultTokenCacheSize  = 4096
+	DefaultBaseDomain      = "localhost"
 )
 
 // TokenVerifier checks an X-Tenant-Token against the request host;
@@ -65,6 +67,10 @@ type Config struct {
 	DSN func(*tenantstore.Tenant) (string, error)
 	// Pools configures the per-tenant pool manager.
 	Pools PoolConfig
+	// BaseDomain is BASE_DOMAIN: a token's host claim must be
+	// <subdomain>.<BaseDomain> or a verified custom domain of its tenant.
+	// DefaultBaseDomain when empty.
+	BaseDomain string
 	// Ready reports whether the control plane and Redis are reachable, for
 	// /readyz; nil means always ready.
 	Ready func(ctx context.Context) error
@@ -129,6 +135,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.BaseDomain == "" {
+		cfg.BaseDomain = DefaultBaseDomain
+	}
+	cfg.BaseDomain = strings.ToLower(strings.TrimSuffix(cfg.BaseDomain, "."))
 	if cfg.Pools.Now == nil {
 		cfg.Pools.Now = cfg.Now
 	}

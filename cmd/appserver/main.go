@@ -140,6 +140,7 @@ func run() error {
 		Logger:      log,
 		Registry:    registry,
 		AdminRoutes: admin.Routes,
+		BaseDomain:  cfg.BaseDomain,
 	})
 	if err != nil {
 		return err
