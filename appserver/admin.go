@@ -32,6 +32,10 @@ type AdminConfig struct {
 	// Ops runs backups and moves as jobs; nil answers those routes with
 	// 501 not_configured.
 	Ops *AdminOps
+	// Metrics, when set, is served at /metrics to holders of an admin
+	// token (Prometheus: authorization credentials), never without one:
+	// the edge proxies the admin listener to the public admin host.
+	Metrics http.Handler
 	// Pools configures the small pool manager the dashboard uses to count
 	// each tenant's users; zero fields take admin defaults.
 	Pools PoolConfig
@@ -109,6 +113,9 @@ func (a *Admin) Close() { a.pools.Close() }
 // it as Config.AdminRoutes.
 func (a *Admin) Routes(r *mux.Router) {
 	r.HandleFunc("/api/openapi.json", serveOpenAPI).Methods(http.MethodGet, http.MethodHead)
+	if a.cfg.Metrics != nil {
+		r.Handle("/metrics", a.requireToken(a.cfg.Metrics)).Methods(http.MethodGet)
+	}
 
 	api := r.PathPrefix("/api").Subrouter()
 	api.Use(a.requireToken)

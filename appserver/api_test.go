@@ -472,6 +472,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	acme := e.addTenant("acme", 10)
 	e.must(200, e.do(acme, call{method: "GET", path: "/api/me"}), "warm a pool")
 	admin := e.srv.AdminHandler()
+	metrics := MetricsHandler(e.srv.registry)
 	for _, tc := range []struct {
 		h    http.Handler
 		path string
@@ -481,8 +482,8 @@ func TestHealthAndMetrics(t *testing.T) {
 		{e.handler, "/readyz", "ready"},
 		{admin, "/healthz", "ok"},
 		{admin, "/readyz", "ready"},
-		{admin, "/metrics", "tenantgate_tenant_pool_open 1"},
-		{admin, "/metrics", `tenantgate_http_requests_total{code="200",listener="app"}`},
+		{metrics, "/metrics", "tenantgate_tenant_pool_open 1"},
+		{metrics, "/metrics", `tenantgate_http_requests_total{code="200",listener="app"}`},
 	} {
 		req, _ := http.NewRequest("GET", tc.path, nil)
 		rec := newRecorder()

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -86,12 +87,14 @@ func (s *Server) AppHandler() http.Handler {
 }
 
 // AdminHandler is the operators' listener (ADMIN_ADDR): health, readiness,
-// Prometheus metrics, then whatever mountAdmin and Config.AdminRoutes add.
+// then whatever mountAdmin and Config.AdminRoutes add. The edge proxies it
+// for admin.<base>, so it serves no unauthenticated /metrics: the admin API
+// serves /metrics to admin-token holders (AdminConfig.Metrics), and
+// MetricsHandler serves an internal listener (METRICS_ADDR).
 func (s *Server) AdminHandler() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry})).Methods(http.MethodGet)
 	if mountAdmin != nil {
 		mountAdmin(s, r)
 	}
@@ -100,4 +103,11 @@ func (s *Server) AdminHandler() http.Handler {
 	}
 	r.NotFoundHandler = s.serve(func(http.ResponseWriter, *http.Request) error { return errNotFound })
 	return s.withRequestLog("admin", r)
+}
+
+// MetricsHandler serves reg in the Prometheus format, without
+// authentication: mount it behind the admin token (AdminConfig.Metrics) or on
+// a listener the edge does not proxy (METRICS_ADDR).
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }

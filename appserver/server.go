@@ -1,7 +1,7 @@
 // Package appserver is the tenant-facing application behind the edge
 // (SPEC §7): it verifies the signed X-Tenant-Token, opens a pgx pool per
 // tenant database on demand, and serves the sales API. It also carries the
-// admin listener's health, readiness and metrics routes; the admin API and the
+// admin listener's health and readiness routes; the admin API and the
 // HTML pages mount onto the same Server (see routes.go).
 //
 // A tenant request passes: request id and log line (withRequestLog) → token
@@ -76,11 +76,11 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// Logger receives the request log (JSON); slog.Default() when nil.
 	Logger *slog.Logger
-	// Registry receives the server's metrics and is served at /metrics on
-	// the admin listener; a new registry when nil.
+	// Registry receives the server's metrics (serve it with
+	// MetricsHandler); a new registry when nil.
 	Registry *prometheus.Registry
 	// AdminRoutes, when set, adds routes to the admin listener's router
-	// (after /healthz, /readyz and /metrics). The admin API mounts here.
+	// (after /healthz and /readyz). The admin API mounts here.
 	AdminRoutes func(r *mux.Router)
 	// BcryptCost is the cost of password hashes; bcrypt.DefaultCost when 0.
 	BcryptCost int

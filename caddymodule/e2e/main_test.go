@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,7 +48,11 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if appBin != "" {
+		os.RemoveAll(filepath.Dir(appBin))
+	}
+	os.Exit(code)
 }
 
 // ensureCaddy builds bin/caddy unless it exists and is newer than every Go
@@ -254,4 +259,34 @@ func readLine(r io.Reader) (string, error) {
 func withDatabase(t *testing.T) string {
 	t.Helper()
 	return testenv.NewDatabase(t)
+}
+
+var (
+	appOnce sync.Once
+	appBin  string
+	appErr  error
+)
+
+// appserverBinary builds cmd/appserver into a temporary directory once per
+// run (always fresh: it is small), for the tests that put the real
+// appserver behind the edge.
+func appserverBinary(t *testing.T) string {
+	t.Helper()
+	appOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tg-edge-e2e-bin-")
+		if err != nil {
+			appErr = err
+			return
+		}
+		appBin = filepath.Join(dir, "appserver")
+		cmd := exec.Command("go", "build", "-o", appBin, "./cmd/appserver")
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			appErr = fmt.Errorf("building cmd/appserver: %w\n%s", err, out)
+		}
+	})
+	if appErr != nil {
+		t.Fatal(appErr)
+	}
+	return appBin
 }

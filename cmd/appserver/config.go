@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tenantgate/tenantgate/appserver"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -18,11 +19,15 @@ const (
 	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/tenantgate?sslmode=disable"
 	defaultRedisURL    = "redis://127.0.0.1:6379/0"
 	defaultBaseDomain  = "localhost"
+	// minAdminTokenLength is the shortest admin token accepted: a bearer
+	// token is the whole admin credential, so it must not be guessable.
+	minAdminTokenLength = 32
 )
 
 // config is the environment of the appserver.
 type config struct {
 	AppAddr, AdminAddr string
+	MetricsAddr        string // internal /metrics listener without auth; empty: none
 	DatabaseURL        string
 	TenantTemplate     string
 	TenantDBPrefix     string
@@ -49,6 +54,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	c := config{
 		AppAddr:     str("APP_ADDR", defaultAppAddr),
 		AdminAddr:   str("ADMIN_ADDR", defaultAdminAddr),
+		MetricsAddr: strings.TrimSpace(getenv("METRICS_ADDR")),
 		DatabaseURL: str("DATABASE_URL", defaultDatabaseURL),
 		RedisURL:    str("REDIS_URL", defaultRedisURL),
 		BaseDomain:  str("BASE_DOMAIN", defaultBaseDomain),
@@ -72,12 +78,19 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if strings.TrimSpace(c.SigningKeys) == "" {
 		errs = append(errs, errors.New("TENANT_SIGNING_KEYS is required (kid:base64key[,kid:base64key…])"))
 	}
-	for _, tok := range strings.Split(getenv("ADMIN_TOKENS"), ",") {
+	shortToken := false
+	for i, tok := range strings.Split(getenv("ADMIN_TOKENS"), ",") {
 		if tok = strings.TrimSpace(tok); tok != "" {
+			if n := utf8.RuneCountInString(tok); n < minAdminTokenLength {
+				// The position, not the token: errors never show secrets.
+				errs = append(errs, fmt.Errorf("ADMIN_TOKENS entry %d is %d characters long; admin tokens must be at least %d (generate one with: openssl rand -hex 24)", i+1, n, minAdminTokenLength))
+				shortToken = true
+				continue
+			}
 			c.AdminTokens = append(c.AdminTokens, tok)
 		}
 	}
-	if len(c.AdminTokens) == 0 {
+	if len(c.AdminTokens) == 0 && !shortToken {
 		errs = append(errs, errors.New("ADMIN_TOKENS is required (comma-separated bearer tokens for the admin API)"))
 	}
 	positive := func(k string, def int) int {

@@ -6,8 +6,14 @@ import (
 	"time"
 )
 
+// Admin tokens of the minimum length (32 characters).
+const (
+	tokenA = "tga_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	tokenB = "tga_bbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
 func TestConfigFromEnv(t *testing.T) {
-	required := map[string]string{"TENANT_SIGNING_KEYS": "k1:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", "ADMIN_TOKENS": "a, b ,"}
+	required := map[string]string{"TENANT_SIGNING_KEYS": "k1:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", "ADMIN_TOKENS": tokenA + ", " + tokenB + " ,"}
 	with := func(kv ...string) func(string) string {
 		m := map[string]string{}
 		for k, v := range required {
@@ -29,8 +35,11 @@ func TestConfigFromEnv(t *testing.T) {
 		if c.TenantTemplate != "postgres://postgres@127.0.0.1:5432/{database}?sslmode=disable" {
 			t.Errorf("default TenantTemplate = %q, want DATABASE_URL's server with {database}", c.TenantTemplate)
 		}
-		if strings.Join(c.AdminTokens, "|") != "a|b" {
-			t.Errorf("AdminTokens = %q, want [a b]", c.AdminTokens)
+		if strings.Join(c.AdminTokens, "|") != tokenA+"|"+tokenB {
+			t.Errorf("AdminTokens = %q, want [%s %s]", c.AdminTokens, tokenA, tokenB)
+		}
+		if c.MetricsAddr != "" {
+			t.Errorf("MetricsAddr = %q, want none by default", c.MetricsAddr)
 		}
 	})
 	t.Run("overrides", func(t *testing.T) {
@@ -47,6 +56,8 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{"no signing keys", "TENANT_SIGNING_KEYS", "", "TENANT_SIGNING_KEYS"},
 		{"no admin tokens", "ADMIN_TOKENS", " , ", "ADMIN_TOKENS"},
+		{"admin token of 31 characters", "ADMIN_TOKENS", tokenA + "," + tokenB[:31], "ADMIN_TOKENS entry 2 is 31 characters long"},
+		{"short admin token alone", "ADMIN_TOKENS", "secret", "at least 32"},
 		{"pools not a number", "MAX_TENANT_POOLS", "many", "MAX_TENANT_POOLS"},
 		{"zero conns", "TENANT_POOL_MAX_CONNS", "0", "TENANT_POOL_MAX_CONNS"},
 		{"bad idle timeout", "TENANT_POOL_IDLE_TIMEOUT", "5", "TENANT_POOL_IDLE_TIMEOUT"},
@@ -64,6 +75,10 @@ func TestConfigFromEnv(t *testing.T) {
 		_, err := configFromEnv(with("MAX_TENANT_POOLS", "x", "TENANT_SIGNING_KEYS", "k1:dG9vc2hvcnQ"))
 		if err == nil || strings.Contains(err.Error(), "dG9vc2hvcnQ") {
 			t.Errorf("configFromEnv error = %v, want no key material", err)
+		}
+		_, err = configFromEnv(with("ADMIN_TOKENS", "hunter2-admin"))
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("configFromEnv error = %v, want no token", err)
 		}
 	})
 }

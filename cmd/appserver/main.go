@@ -1,6 +1,7 @@
 // Command appserver serves the tenant application (APP_ADDR) and the admin
-// listener (ADMIN_ADDR) behind the tenantgate edge. Configuration comes from
-// the environment (SPEC §3); see config.go.
+// listener (ADMIN_ADDR) behind the tenantgate edge, and Prometheus metrics on
+// an internal listener (METRICS_ADDR) when set. Configuration comes from the
+// environment (SPEC §3); see config.go.
 package main
 
 import (
@@ -106,17 +107,20 @@ func run() error {
 		return fmt.Errorf("opening the jobs table: %w", err)
 	}
 	defer jobs.Close()
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// /metrics only behind the admin token on the admin listener (which
+	// the edge proxies), and without one on METRICS_ADDR when set.
+	metrics := appserver.MetricsHandler(registry)
+
 	admin, err := appserver.NewAdmin(appserver.AdminConfig{
-		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log,
+		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log, Metrics: metrics,
 		Ops: &appserver.AdminOps{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
 	})
 	if err != nil {
 		return err
 	}
 	defer admin.Close()
-
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	srv, err := appserver.New(appserver.Config{
 		Verifier:  verifier,
@@ -152,6 +156,11 @@ func run() error {
 	servers := []*http.Server{
 		newServer(cfg.AppAddr, srv.AppHandler(), log),
 		newServer(cfg.AdminAddr, srv.AdminHandler(), log),
+	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics)
+		servers = append(servers, newServer(cfg.MetricsAddr, mux, log))
 	}
 	errc := make(chan error, len(servers))
 	for _, s := range servers {

@@ -79,7 +79,7 @@ func TestMakeRun(t *testing.T) {
 		"XDG_CONFIG_HOME":     filepath.Join(tmp, "config"),
 		"GOENV":               goEnv(t, "GOENV"), // XDG_CONFIG_HOME moved; keep the user's go env file
 		"DEMO_PASSWORD":       password,
-		"ADMIN_TOKENS":        "test-admin-" + testenv.UniqueName(""),
+		"ADMIN_TOKENS":        "test-admin-" + base64.RawURLEncoding.EncodeToString(randomBytes(t, 24)), // ≥ 32 characters
 		"TENANT_SIGNING_KEYS": "t1:" + base64.StdEncoding.EncodeToString(randomBytes(t, 32)),
 		"APP_UPSTREAMS":       "",
 		"ADMIN_UPSTREAMS":     "",

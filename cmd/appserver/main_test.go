@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tenantgate/tenantgate/internal/testenv"
+)
+
+var (
+	binDir   string
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// appserverBin builds this command once per test run, so the tests run the
+// real binary as operators do.
+func appserverBin(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binError = os.MkdirTemp("", "tg-appserver-bin-")
+		if binError != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "appserver")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binError = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if binError != nil {
+		t.Fatal(binError)
+	}
+	return binPath
+}
+
+func secret(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// appEnv is a complete environment for bin/appserver on private ports over
+// a private control plane and key prefix.
+func appEnv(t *testing.T, adminTokens string, app, admin int) []string {
+	t.Helper()
+	return append(os.Environ(),
+		"DATABASE_URL="+testenv.NewDatabase(t),
+		"REDIS_URL="+testenv.RedisURL(),
+		"REDIS_KEY_PREFIX="+testenv.KeyPrefix(t),
+		"TENANT_DB_PREFIX="+testenv.TenantPrefix(t),
+		"TENANT_SIGNING_KEYS=k1:"+base64.StdEncoding.EncodeToString([]byte(secret(32))),
+		"ADMIN_TOKENS="+adminTokens,
+		fmt.Sprintf("APP_ADDR=127.0.0.1:%d", app),
+		fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", admin),
+	)
+}
+
+// TestShortAdminTokenRefusedAtStart starts the real binary with one
+// ADMIN_TOKENS entry shorter than 32 characters: it must refuse to start,
+// exit non-zero, and say which variable is wrong without printing a token.
+func TestShortAdminTokenRefusedAtStart(t *testing.T) {
+	testenv.Integration(t)
+	bin := appserverBin(t)
+	long, short := "tga_"+secret(32), "short-token-31-characters-long!"
+	if len(short) != 31 {
+		t.Fatalf("test token is %d characters, want 31", len(short))
+	}
+	ports := testenv.FreePorts(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = appEnv(t, long+","+short, ports[0], ports[1])
+	out := new(testenv.Output)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// A binary that accepts the token goes on to serve: stop waiting as
+	// soon as its admin listener answers.
+	var err error
+	for done := false; !done; {
+		select {
+		case err = <-exited:
+			done = true
+		case <-time.After(200 * time.Millisecond):
+			if res, herr := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[1])); herr == nil {
+				res.Body.Close()
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				<-exited
+				t.Fatalf("bin/appserver started and serves with a %d-character admin token, want it refused at start\n%s", len(short), out)
+			}
+		}
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("bin/appserver with a short admin token: %v, want a non-zero exit\n%s", err, out)
+	}
+	logs := out.String()
+	if !strings.Contains(logs, "ADMIN_TOKENS") || !strings.Contains(logs, "32") {
+		t.Errorf("output = %s\nwant a message naming ADMIN_TOKENS and the 32-character minimum", logs)
+	}
+	for _, tok := range []string{short, long} {
+		if strings.Contains(logs, tok) {
+			t.Errorf("output shows an admin token: %s", logs)
+		}
+	}
+}
+
+// TestMetricsNeedAdminToken runs the real binary: /metrics on the admin
+// listener (which the edge proxies for admin.<base>) answers only to an
+// admin token, and METRICS_ADDR serves it to an internal scraper.
+func TestMetricsNeedAdminToken(t *testing.T) {
+	testenv.Integration(t)
+	bin := appserverBin(t)
+	token := "tga_" + secret(32)
+	ports := testenv.FreePorts(t, 3)
+	cmd := exec.Command(bin)
+	cmd.Env = append(appEnv(t, token, ports[0], ports[1]), fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", ports[2]))
+	out := new(testenv.Output)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("appserver output:\n%s", out)
+		}
+	})
+	admin := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("bin/appserver exited during start-up: %v\n%s", err, out)
+		default:
+		}
+		if res, err := http.Get(admin + "/healthz"); err == nil {
+			res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bin/appserver admin listener not up within 60 s\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	get := func(url, bearer string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	tests := []struct {
+		name, url, bearer string
+		want              int
+	}{
+		{"admin listener without a token", admin + "/metrics", "", http.StatusUnauthorized},
+		{"admin listener with a wrong token", admin + "/metrics", "tga_" + secret(32), http.StatusUnauthorized},
+		{"admin listener with the admin token", admin + "/metrics", token, http.StatusOK},
+		{"internal metrics listener", fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2]), "", http.StatusOK},
+	}
+	for _, tc := range tests {
+		code, body := get(tc.url, tc.bearer)
+		if code != tc.want {
+			t.Errorf("%s: GET /metrics = %d, want %d", tc.name, code, tc.want)
+		}
+		if hasMetrics := strings.Contains(body, "go_goroutines"); hasMetrics != (tc.want == http.StatusOK) {
+			t.Errorf("%s: body shows metrics = %v, want %v", tc.name, hasMetrics, tc.want == http.StatusOK)
+		}
+	}
+	if code, _ := get(admin+"/healthz", ""); code != http.StatusOK {
+		t.Errorf("GET /healthz on the admin listener = %d, want 200 without a token (the edge's health check)", code)
+	}
+}
