@@ -3,10 +3,12 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -101,5 +103,118 @@ func TestAdminSiteMetricsNeedToken(t *testing.T) {
 		if shown := strings.Contains(string(body), "go_goroutines"); shown != (tc.want == http.StatusOK) {
 			t.Errorf("%s: metrics in the answer = %v, want %v", tc.name, shown, tc.want == http.StatusOK)
 		}
+	}
+}
+
+// TestProductionCaddyAdminIsPrivate adapts Caddyfile.production with the
+// real bin/caddy and checks that Caddy's own admin endpoint (which can load
+// any config, one that echoes the signing keys included) is off or a unix
+// socket only its owner may use (mode 0600), never a TCP port any local
+// user can reach. It then starts bin/caddy with that admin setting (the
+// socket moved into a temporary directory) and checks the socket's mode.
+func TestProductionCaddyAdminIsPrivate(t *testing.T) {
+	testenv.Integration(t)
+	src, err := os.ReadFile(filepath.Join(repoRoot, "Caddyfile.production"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bin/caddy is built without a DNS provider module (the file says how
+	// to add one), so the `tls { dns <provider> … }` blocks cannot adapt
+	// here; they configure certificates, not the admin endpoint, and are
+	// left out.
+	var lines []string
+	in := strings.Split(string(src), "\n")
+	for i := 0; i < len(in); i++ {
+		if i+2 < len(in) && strings.TrimSpace(in[i]) == "tls {" &&
+			strings.HasPrefix(strings.TrimSpace(in[i+1]), "dns ") && strings.TrimSpace(in[i+2]) == "}" {
+			i += 2
+			continue
+		}
+		lines = append(lines, in[i])
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "Caddyfile.production")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(caddyBin, "adapt", "--config", file, "--adapter", "caddyfile")
+	// What an operator sets; the admin address keeps its default.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CADDY_ADMIN") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "BASE_DOMAIN=example.com", "ACME_EMAIL=ops@example.com",
+		"APP_UPSTREAMS=10.0.0.1:8000 10.0.0.2:8000", "ADMIN_UPSTREAMS=10.0.0.1:9000 10.0.0.2:9000",
+		"HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bin/caddy adapt Caddyfile.production: %v\n%s", err, stderr.String())
+	}
+	var cfg struct {
+		Admin *struct {
+			Disabled bool   `json:"disabled"`
+			Listen   string `json:"listen"`
+		} `json:"admin"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatalf("adapted JSON: %v\n%s", err, out)
+	}
+	if cfg.Admin != nil && cfg.Admin.Disabled {
+		return
+	}
+	listen := ""
+	if cfg.Admin != nil {
+		listen = cfg.Admin.Listen
+	}
+	path, mode, ok := strings.Cut(strings.TrimPrefix(listen, "unix/"), "|")
+	if !strings.HasPrefix(listen, "unix/") || !ok || mode != "0600" || !filepath.IsAbs(path) {
+		t.Fatalf("Caddyfile.production admin listen = %q (default localhost:2019 when empty), want a unix socket with mode 0600 (unix//path|0600) or admin off", listen)
+	}
+
+	// The same setting on a running caddy: the socket exists with mode 0600.
+	sock := filepath.Join(dir, "admin.sock")
+	conf := fmt.Sprintf(`{"admin": {"listen": "unix/%s|%s"}}`, sock, mode)
+	if err := os.WriteFile(filepath.Join(dir, "caddy.json"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := exec.Command(caddyBin, "run", "--config", filepath.Join(dir, "caddy.json"))
+	run.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	logs := new(testenv.Output)
+	run.Stdout, run.Stderr = logs, logs
+	run.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- run.Wait() }()
+	t.Cleanup(func() {
+		_ = run.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = run.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
+			if perm := st.Mode().Perm(); perm != 0o600 {
+				t.Errorf("caddy admin socket mode = %04o, want 0600", perm)
+			}
+			return
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("bin/caddy exited: %v\n%s", err, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no admin socket at %s after 30 s\n%s", sock, logs)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
