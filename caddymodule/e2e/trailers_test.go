@@ -165,25 +165,41 @@ func readRawRequest(br *bufio.Reader) (string, error) {
 }
 
 // rawFields returns the header and trailer lines of a raw request as
-// (name, value) pairs, and the value of its Trailer header fields.
+// (name, value) pairs.
 func rawFields(req []byte) (head, trailer [][2]string) {
 	headPart, rest, _ := bytes.Cut(req, []byte("\r\n\r\n"))
-	lines := strings.Split(string(headPart), "\r\n")[1:]
-	for _, l := range lines {
+	chunked := false
+	for _, l := range strings.Split(string(headPart), "\r\n")[1:] {
 		name, value, _ := strings.Cut(l, ":")
 		head = append(head, [2]string{name, strings.TrimSpace(value)})
+		chunked = chunked || strings.EqualFold(name, "Transfer-Encoding") && strings.Contains(strings.ToLower(value), "chunked")
 	}
-	// After a chunked body: "0\r\n" then trailer lines, then "\r\n".
-	if i := bytes.LastIndex(rest, []byte("0\r\n")); i >= 0 {
-		for _, l := range strings.Split(string(rest[i+3:]), "\r\n") {
-			if l == "" {
-				continue
-			}
-			name, value, _ := strings.Cut(l, ":")
-			trailer = append(trailer, [2]string{name, strings.TrimSpace(value)})
+	if !chunked {
+		return head, nil
+	}
+	br := bufio.NewReader(bytes.NewReader(rest))
+	for { // skip the chunks up to the last, empty one
+		size, err := br.ReadString('\n')
+		if err != nil {
+			return head, nil
+		}
+		size, _, _ = strings.Cut(strings.TrimSpace(size), ";")
+		n, err := strconv.ParseInt(size, 16, 64)
+		if err != nil || n == 0 {
+			break
+		}
+		if _, err := br.Discard(int(n) + 2); err != nil {
+			return head, nil
 		}
 	}
-	return head, trailer
+	for {
+		l, err := br.ReadString('\n')
+		if l = strings.TrimRight(l, "\r\n"); l == "" || err != nil {
+			return head, trailer
+		}
+		name, value, _ := strings.Cut(l, ":")
+		trailer = append(trailer, [2]string{name, strings.TrimSpace(value)})
+	}
 }
 
 // isTenantName reports whether a field name is an X-Tenant* header in any
