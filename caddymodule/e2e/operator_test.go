@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -15,25 +16,38 @@ import (
 	"time"
 
 	"github.com/tenantgate/tenantgate/internal/testenv"
+	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
-// TestAdminSiteMetricsNeedToken puts the real appserver behind the real
-// edge, as `make run` does, and asks the public admin host for /metrics:
-// without the admin token it must not answer them.
-func TestAdminSiteMetricsNeedToken(t *testing.T) {
+// appStack is the real appserver behind the real edge, as `make run` runs
+// them, over a private control plane.
+type appStack struct {
+	edge       *edge
+	adminToken string
+}
+
+// startAppStack creates the control plane, lets setup fill it (a store on
+// dbURL), then starts bin/appserver and bin/caddy in front of it.
+func startAppStack(t *testing.T, setup func(dbURL string)) *appStack {
+	t.Helper()
 	testenv.Integration(t)
 	bin := appserverBinary(t)
 	keyString, _ := newKeys(t)
 	tok := make([]byte, 24)
 	_, _ = rand.Read(tok)
-	adminToken := "tga_" + hex.EncodeToString(tok)
+	s := &appStack{adminToken: "tga_" + hex.EncodeToString(tok)}
+	dbURL := withDatabase(t)
+	if setup != nil {
+		setup(dbURL)
+	}
 	env := map[string]string{
-		"DATABASE_URL":        withDatabase(t),
+		"DATABASE_URL":        dbURL,
 		"REDIS_URL":           testenv.RedisURL(),
 		"REDIS_KEY_PREFIX":    testenv.KeyPrefix(t),
 		"TENANT_DB_PREFIX":    testenv.TenantPrefix(t),
 		"TENANT_SIGNING_KEYS": keyString,
-		"ADMIN_TOKENS":        adminToken,
+		"ADMIN_TOKENS":        s.adminToken,
+		"BASE_DOMAIN":         "localhost",
 	}
 	ports := testenv.FreePorts(t, 2)
 	appAddr, adminAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
@@ -79,12 +93,20 @@ func TestAdminSiteMetricsNeedToken(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-
 	edgeEnv := map[string]string{"ADMIN_UPSTREAMS": adminAddr}
 	for k, v := range env {
 		edgeEnv[k] = v
 	}
-	e := startEdge(t, appAddr, edgeEnv)
+	s.edge = startEdge(t, appAddr, edgeEnv)
+	return s
+}
+
+// TestAdminSiteMetricsNeedToken puts the real appserver behind the real
+// edge and asks the public admin host for /metrics: without the admin token
+// it must not answer them.
+func TestAdminSiteMetricsNeedToken(t *testing.T) {
+	s := startAppStack(t, nil)
+	e, adminToken := s.edge, s.adminToken
 
 	tests := []struct {
 		name   string
@@ -216,5 +238,46 @@ func TestProductionCaddyAdminIsPrivate(t *testing.T) {
 			t.Fatalf("no admin socket at %s after 30 s\n%s", sock, logs)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestEdgeTokensPassTheAppserverClaimsCheck sends requests through the real
+// edge to the real appserver (real resolver, control plane and Redis): the
+// tokens the edge signs, for a tenant's subdomain and for its verified
+// custom domain, must satisfy the appserver's check that the token's tenant
+// and host agree with the tenant it serves. The answer is then the
+// session's 401 unauthenticated, not the token's invalid_tenant_token.
+func TestEdgeTokensPassTheAppserverClaimsCheck(t *testing.T) {
+	s := startAppStack(t, func(dbURL string) {
+		ctx := context.Background()
+		store, err := tenantstore.Open(ctx, dbURL)
+		if err != nil {
+			t.Fatalf("tenantstore.Open: %v", err)
+		}
+		defer store.Close()
+		tn := &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "boss@acme.test", Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_acme"}
+		if err := store.Insert(ctx, tn); err != nil {
+			t.Fatalf("inserting acme: %v", err)
+		}
+		acme, err := store.GetBySubdomain(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.AddDomain(ctx, acme.ID, "shop.acme.test"); err != nil {
+			t.Fatalf("AddDomain: %v", err)
+		}
+		if _, err := store.MarkDomainVerified(ctx, acme.ID, "shop.acme.test"); err != nil {
+			t.Fatalf("MarkDomainVerified: %v", err)
+		}
+	})
+	for _, host := range []string{"acme.localhost", "shop.acme.test"} {
+		resp, body := s.edge.get(t, host, "/api/me", http.Header{"Accept": {"application/json"}})
+		var e struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		_ = json.Unmarshal(body, &e)
+		if resp.StatusCode != http.StatusUnauthorized || e.Error.Code != "unauthenticated" {
+			t.Errorf("GET http://%s/api/me without a session = %d %s, want 401 unauthenticated (the edge's token accepted)", host, resp.StatusCode, body)
+		}
 	}
 }
