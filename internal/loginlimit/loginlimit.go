@@ -126,18 +126,23 @@ if n <= 0 then redis.call('DEL', KEYS[1]) end
 return n`)
 
 // Attempt counts one attempt against every key and returns a *LimitedError
-// when any of them is now over its rule. Refused attempts count too, but
-// cannot extend a window. Call Succeeded with the same keys when the
-// attempt turns out to be a successful login.
+// when any of them is now over its rule. A refused attempt stays counted
+// only against the keys over their rule (it cannot extend their window),
+// so being refused for one key does not use up another. Call Succeeded with
+// the same keys when the attempt turns out to be a successful login.
 func (l *Limiter) Attempt(ctx context.Context, keys ...Key) error {
 	var worst *LimitedError
+	var within []Key
 	for _, k := range keys {
 		n, left := l.hit(ctx, k)
-		if n > k.Rule.Max && (worst == nil || left > worst.RetryAfter) {
+		if n <= k.Rule.Max {
+			within = append(within, k)
+		} else if worst == nil || left > worst.RetryAfter {
 			worst = &LimitedError{Key: k.Name, RetryAfter: left}
 		}
 	}
 	if worst != nil {
+		l.Succeeded(ctx, within...)
 		return worst
 	}
 	return nil
