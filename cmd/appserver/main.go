@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantops"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -106,8 +107,18 @@ func run() error {
 		return fmt.Errorf("opening the jobs table: %w", err)
 	}
 	defer jobs.Close()
+	// Login attempts are counted in Redis under the deployment's key prefix,
+	// so every appserver sees them; in memory while Redis is down.
+	keyPrefix := cfg.RedisKeyPrefix
+	if keyPrefix == "" {
+		keyPrefix = resolver.DefaultKeyPrefix
+	}
+	limiter := loginlimit.New(loginlimit.Config{Redis: rdb, KeyPrefix: keyPrefix, OnRedisError: func(err error) {
+		log.Warn("login throttling falls back to this process", slog.String("error", err.Error()))
+	}})
 	admin, err := appserver.NewAdmin(appserver.AdminConfig{
 		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log,
+		LoginLimiter: limiter, TrustedProxies: cfg.TrustedProxies,
 		Ops: &appserver.AdminOps{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
 	})
 	if err != nil {
@@ -137,9 +148,11 @@ func run() error {
 			}
 			return nil
 		},
-		Logger:      log,
-		Registry:    registry,
-		AdminRoutes: admin.Routes,
+		Logger:         log,
+		Registry:       registry,
+		AdminRoutes:    admin.Routes,
+		LoginLimiter:   limiter,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err
