@@ -126,13 +126,25 @@ func tenantLoginKeys(tenantID, email, ip string) []loginlimit.Key {
 	sum := sha256.Sum256([]byte(tenantID + "\x00" + strings.ToLower(email)))
 	return []loginlimit.Key{
 		{Name: "account:" + hex.EncodeToString(sum[:16]), Rule: LoginAccountRule},
-		{Name: "ip:" + ip, Rule: LoginIPRule},
+		{Name: "ip:" + ipBucket(ip), Rule: LoginIPRule},
 	}
 }
 
 // adminLoginKeys are the counters of a dashboard token login.
 func adminLoginKeys(ip string) []loginlimit.Key {
-	return []loginlimit.Key{{Name: "admin:ip:" + ip, Rule: AdminLoginIPRule}}
+	return []loginlimit.Key{{Name: "admin:ip:" + ipBucket(ip), Rule: AdminLoginIPRule}}
+}
+
+// ipBucket is what the per-IP limits count: the address for IPv4, its /64
+// for IPv6, since one client usually holds a whole /64 and could otherwise
+// take a fresh address for every few guesses.
+func ipBucket(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // tooManyAttempts is the 429 of a refused login attempt.

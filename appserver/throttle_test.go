@@ -56,6 +56,19 @@ func TestClientIPAndScheme(t *testing.T) {
 	}
 }
 
+func TestIPBucket(t *testing.T) {
+	for ip, want := range map[string]string{
+		"198.51.100.7":          "198.51.100.7",
+		"2001:db8:1:2:aaaa::1":  "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::99": "2001:db8:1:2::/64",
+		"unknown":               "unknown",
+	} {
+		if got := ipBucket(ip); got != want {
+			t.Errorf("ipBucket(%q) = %q, want %q", ip, got, want)
+		}
+	}
+}
+
 func TestParseTrustedProxies(t *testing.T) {
 	got, err := ParseTrustedProxies(" 10.0.0.0/8, 192.0.2.1 ,::1")
 	if err != nil || len(got) != 3 || got[1].String() != "192.0.2.1/32" || got[2].String() != "::1/128" {
