@@ -81,7 +81,7 @@ func (p proxies) trusted(a netip.Addr) bool {
 }
 
 // lastValue is the rightmost comma-separated entry of header h: the one the
-// nearest proxy added.
+// nearest proxy set.
 func lastValue(r *http.Request, h string) string {
 	vs := r.Header.Values(h)
 	if len(vs) == 0 {
@@ -94,19 +94,33 @@ func lastValue(r *http.Request, h string) string {
 	return strings.TrimSpace(v)
 }
 
-// clientIP is the IP the edge saw: the rightmost X-Forwarded-For entry when
-// the direct peer is a trusted proxy, the peer's address otherwise. A
-// client's own X-Forwarded-For never counts: the edge (Caddy's
-// reverse_proxy, no trusted_proxies of its own) replaces it.
+// clientIP is the IP the edge saw: when the direct peer is a trusted proxy,
+// the rightmost X-Forwarded-For entry that is not itself a trusted proxy
+// (a load balancer in front of the edge, when TRUSTED_PROXIES names it);
+// the peer's address otherwise. A client's own X-Forwarded-For never counts:
+// the edge (Caddy's reverse_proxy, no trusted_proxies of its own) replaces
+// it, and entries left of the first untrusted one are never read.
 func (p proxies) clientIP(r *http.Request) string {
 	a := peer(r)
-	if p.trusted(a) {
-		if f, err := netip.ParseAddr(lastValue(r, "X-Forwarded-For")); err == nil {
-			return f.Unmap().String()
-		}
-	}
 	if !a.IsValid() {
 		return "unknown"
+	}
+	if !p.trusted(a) {
+		return a.String()
+	}
+	vs := r.Header.Values("X-Forwarded-For")
+	for i := len(vs) - 1; i >= 0; i-- {
+		entries := strings.Split(vs[i], ",")
+		for j := len(entries) - 1; j >= 0; j-- {
+			f, err := netip.ParseAddr(strings.TrimSpace(entries[j]))
+			if err != nil {
+				return a.String() // a hop we cannot read: stop at what we know
+			}
+			a = f.Unmap()
+			if !p.trusted(a) {
+				return a.String()
+			}
+		}
 	}
 	return a.String()
 }

@@ -28,6 +28,8 @@ func TestClientIPAndScheme(t *testing.T) {
 		{"several header lines: the last one", "[::1]:5000", []string{"10.0.0.1", "2001:db8::5"}, "", false, "2001:db8::5", false, SessionCookie},
 		{"edge without X-Forwarded-For", "127.0.0.1:5000", nil, "", false, "127.0.0.1", false, SessionCookie},
 		{"garbage X-Forwarded-For", "127.0.0.1:5000", []string{"not an ip"}, "", false, "127.0.0.1", false, SessionCookie},
+		{"local client through the edge", "127.0.0.1:5000", []string{"127.0.0.1"}, "", false, "127.0.0.1", false, SessionCookie},
+		{"trusted hops are skipped, forged entries left of the client are not read", "127.0.0.1:5000", []string{"203.0.113.99, 198.51.100.4, 127.0.0.2"}, "", false, "198.51.100.4", false, SessionCookie},
 		{"TLS here", "203.0.113.7:5000", nil, "", true, "203.0.113.7", true, SecureSessionCookie},
 	}
 	for _, tc := range tests {
