@@ -6,11 +6,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -44,6 +46,12 @@ type AdminConfig struct {
 	SessionLifetime time.Duration
 	// Logger receives errors of the admin handlers; slog.Default() when nil.
 	Logger *slog.Logger
+	// LoginLimiter throttles the dashboard's token login per client IP
+	// (SPEC §9); nil means one in process memory only.
+	LoginLimiter *loginlimit.Limiter
+	// TrustedProxies are the peers whose X-Forwarded-For is believed;
+	// DefaultTrustedProxies when nil.
+	TrustedProxies []netip.Prefix
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -59,6 +67,8 @@ type Admin struct {
 	log    *slog.Logger
 	now    func() time.Time
 	csrf   *http.CrossOriginProtection
+	limit  *loginlimit.Limiter
+	peers  proxies
 }
 
 // NewAdmin checks cfg and returns the admin API.
@@ -83,6 +93,13 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	}
 	if a.cfg.SessionLifetime <= 0 {
 		a.cfg.SessionLifetime = DefaultAdminSessionLifetime
+	}
+	a.limit, a.peers = cfg.LoginLimiter, cfg.TrustedProxies
+	if a.limit == nil {
+		a.limit = loginlimit.New(loginlimit.Config{Now: a.now})
+	}
+	if a.peers == nil {
+		a.peers = DefaultTrustedProxies
 	}
 	pc := cfg.Pools
 	if pc.MaxPools <= 0 {

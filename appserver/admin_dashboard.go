@@ -155,18 +155,32 @@ func (a *Admin) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	render(w, r, a.log, adminPages, ae.Status, "error", d)
 }
 
-// loginSubmit checks the posted token and starts a dashboard session.
+// loginSubmit checks the posted token and starts a dashboard session;
+// attempts are throttled per client IP (AdminLoginIPRule).
 func (a *Admin) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := parseForm(w, r); err != nil {
 		a.pageError(w, r, err)
 		return
 	}
+	ctx := r.Context()
+	ip := a.peers.clientIP(r)
+	keys := adminLoginKeys(ip)
+	if err := a.limit.Attempt(ctx, keys...); err != nil {
+		loggerFrom(ctx, a.log).WarnContext(ctx, "admin login throttled", slog.String("ip", ip), slog.String("error", err.Error()))
+		ae := tooManyAttempts(err)
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+		d := &pageData{Title: "Log in", Errors: map[string]string{"token": ae.Message}}
+		render(w, r, a.log, adminPages, ae.Status, "login", d)
+		return
+	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	if !a.validToken(token) {
+		loggerFrom(ctx, a.log).WarnContext(ctx, "admin login failed", slog.String("ip", ip))
 		d := &pageData{Title: "Log in", Errors: map[string]string{"token": "not a valid admin token"}}
 		render(w, r, a.log, adminPages, http.StatusUnauthorized, "login", d)
 		return
 	}
+	a.limit.Succeeded(ctx, keys...)
 	value, expires := a.newSession(token)
 	a.setCookie(w, value, expires)
 	seeOther(w, r, "/")

@@ -329,6 +329,8 @@ func TestValidationNamesTheField(t *testing.T) {
 		{"limit too big", "GET", "/api/customers?limit=501", nil, 400, "invalid_field", "limit"},
 		{"bad cursor", "GET", "/api/customers?cursor=zzz", nil, 400, "invalid_field", "cursor"},
 		{"report from after to", "GET", "/api/reports/sales?from=2026-02-01&to=2026-01-01", nil, 400, "invalid_field", "from"},
+		{"invoice over MaxInvoiceLines", "POST", "/api/invoices", map[string]any{"customer_id": uuid.NewString(), "lines": make([]map[string]any, MaxInvoiceLines+1)}, 400, "invalid_field", "lines"},
+		{"report longer than MaxReportDays", "GET", "/api/reports/sales?from=1900-01-01&to=2026-01-01", nil, 400, "invalid_field", "from"},
 		{"malformed id", "GET", "/api/customers/42", nil, 404, "not_found", ""},
 		{"user short password", "POST", "/api/users", map[string]any{"email": "x@acme.example", "password": "short"}, 400, "invalid_field", "password"},
 		{"user bad role", "POST", "/api/users", map[string]any{"email": "x@acme.example", "password": "long enough", "role": "god"}, 400, "invalid_field", "role"},

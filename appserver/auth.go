@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -13,8 +14,23 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// SessionCookie is the name of the session cookie.
-const SessionCookie = "session"
+// Session cookie names: SecureSessionCookie when the client came over HTTPS
+// (the __Host- prefix makes browsers insist on Secure, Path=/ and no Domain,
+// so no other host or plain-HTTP page can set or shadow it), SessionCookie
+// over plain HTTP (development). The appserver accepts only the one that
+// matches the request's scheme.
+const (
+	SessionCookie       = "session"
+	SecureSessionCookie = "__Host-session"
+)
+
+// sessionCookie is the session cookie's name for the request's scheme.
+func (s *Server) sessionCookie(r *http.Request) string {
+	if s.proxies.isHTTPS(r) {
+		return SecureSessionCookie
+	}
+	return SessionCookie
+}
 
 // sessionTokenBytes is the entropy of a session token.
 const sessionTokenBytes = 32
@@ -45,7 +61,8 @@ func hashToken(token string) []byte {
 
 // login checks e-mail and password, creates a session and answers its token
 // and a host-only session cookie. Unknown e-mails cost one bcrypt comparison
-// too, so timing does not tell which addresses exist.
+// too, so timing does not tell which addresses exist. Attempts are throttled
+// per (tenant, e-mail) and per client IP before the password is checked.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -58,25 +75,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	case req.Password == "":
 		return invalidField("password", "is required")
 	}
+	ctx := r.Context()
+	ip := s.proxies.clientIP(r)
+	keys := tenantLoginKeys(TenantFrom(ctx).ID, req.Email, ip)
+	if err := s.limiter.Attempt(ctx, keys...); err != nil {
+		loggerFrom(ctx, s.log).WarnContext(ctx, "login throttled", slog.String("ip", ip), slog.String("error", err.Error()))
+		return tooManyAttempts(err)
+	}
 	db, err := s.db(r)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
 	var u User
 	var hash string
 	err = db.QueryRow(ctx, `SELECT id::text, email, name, role, created_at, password_hash FROM users WHERE lower(email) = lower($1)`, req.Email).
 		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(req.Password))
-		return errInvalidCredentials
+		return s.loginFailed(r, ip)
 	}
 	if err != nil {
 		return err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password)) != nil {
-		return errInvalidCredentials
+		return s.loginFailed(r, ip)
 	}
+	s.limiter.Succeeded(ctx, keys...)
 	var raw [sessionTokenBytes]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return err
@@ -91,7 +115,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name:     SessionCookie,
+		Name:     s.sessionCookie(r),
 		Value:    token,
 		Path:     "/",
 		Expires:  expires,
@@ -106,32 +130,40 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 
 var errInvalidCredentials = &Error{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "wrong e-mail or password"}
 
+// loginFailed logs a failed login with the client IP (the request logger
+// carries the tenant; neither the e-mail nor the password is logged: users
+// type passwords into the e-mail field too) and answers 401.
+func (s *Server) loginFailed(r *http.Request, ip string) error {
+	loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "login failed", slog.String("ip", ip))
+	return errInvalidCredentials
+}
+
 // logout ends the current session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	db, err := s.db(r)
 	if err != nil {
 		return err
 	}
-	if token, _ := sessionToken(r); token != "" {
+	if token, _ := s.sessionToken(r); token != "" {
 		if _, err := db.Exec(r.Context(), `DELETE FROM sessions WHERE token_hash = $1`, hashToken(token)); err != nil {
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(r), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // sessionToken returns the session token of the request: the bearer token,
-// else the session cookie (viaCookie true).
-func sessionToken(r *http.Request) (token string, viaCookie bool) {
+// else the session cookie of the request's scheme (viaCookie true).
+func (s *Server) sessionToken(r *http.Request) (token string, viaCookie bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if scheme, tok, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
 			return strings.TrimSpace(tok), false
 		}
 		return "", false
 	}
-	if c, err := r.Cookie(SessionCookie); err == nil {
+	if c, err := r.Cookie(s.sessionCookie(r)); err == nil {
 		return c.Value, true
 	}
 	return "", false
@@ -142,7 +174,7 @@ func sessionToken(r *http.Request) (token string, viaCookie bool) {
 // (Origin, or Referer when a browser sends no Origin); otherwise it is
 // refused with 403 origin_mismatch.
 func (s *Server) sessionUser(r *http.Request) (*User, error) {
-	token, viaCookie := sessionToken(r)
+	token, viaCookie := s.sessionToken(r)
 	if token == "" || len(token) > 128 {
 		return nil, errUnauthenticated
 	}

@@ -20,6 +20,8 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// RetryAfter, in seconds, is sent as Retry-After when positive.
+	RetryAfter int `json:"-"`
 }
 
 // Error implements error.
@@ -90,6 +92,9 @@ func toError(err error) (apiErr *Error, internal bool) {
 // ours once, with the request's logger.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae, internal := toError(err)
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
 	if internal {
 		loggerFrom(r.Context(), s.log).ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
 	} else if ae.Status == http.StatusServiceUnavailable {

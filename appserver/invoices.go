@@ -19,18 +19,32 @@ var invoiceTransitions = map[string][]string{
 	"void":   {},
 }
 
-// Invoice is a bill to a customer. Total and every line amount are computed
-// by PostgreSQL in numeric (exact), and travel as decimal strings.
+// MaxInvoiceLines is the most lines one invoice may have; a write with more
+// is refused (400 invalid_field lines). With headers-only lists it bounds
+// the largest answer (one invoice) to about 150 KB.
+const MaxInvoiceLines = 1000
+
+// InvoiceHeader is an invoice without its lines: what GET /api/invoices
+// answers, so a page of the largest invoices stays small (SPEC §9). Total and
+// LineCount summarise the lines; GET /api/invoices/{id} has them.
+type InvoiceHeader struct {
+	ID         uuid.UUID  `json:"id"`
+	Number     int64      `json:"number"`
+	CustomerID uuid.UUID  `json:"customer_id"`
+	LocationID *uuid.UUID `json:"location_id"`
+	Status     string     `json:"status"`
+	LineCount  int        `json:"line_count"`
+	Total      string     `json:"total"`
+	IssuedOn   *string    `json:"issued_on"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+// Invoice is a bill to a customer, with its lines. Total and every line
+// amount are computed by PostgreSQL in numeric (exact), and travel as
+// decimal strings.
 type Invoice struct {
-	ID         uuid.UUID     `json:"id"`
-	Number     int64         `json:"number"`
-	CustomerID uuid.UUID     `json:"customer_id"`
-	LocationID *uuid.UUID    `json:"location_id"`
-	Status     string        `json:"status"`
-	Lines      []InvoiceLine `json:"lines"`
-	Total      string        `json:"total"`
-	IssuedOn   *string       `json:"issued_on"`
-	CreatedAt  time.Time     `json:"created_at"`
+	InvoiceHeader
+	Lines []InvoiceLine `json:"lines"`
 }
 
 // InvoiceLine is one product on an invoice; Amount = quantity × unit price,
@@ -76,8 +90,8 @@ func (in *invoiceInput) validate(create bool) error {
 		}
 	}
 	if in.Lines != nil {
-		if len(*in.Lines) > 1000 {
-			return invalidField("lines", "at most 1000 lines")
+		if len(*in.Lines) > MaxInvoiceLines {
+			return invalidField("lines", fmt.Sprintf("at most %d lines", MaxInvoiceLines))
 		}
 		for i, l := range *in.Lines {
 			f := fmt.Sprintf("lines[%d].", i)
@@ -97,11 +111,12 @@ func (in *invoiceInput) validate(create bool) error {
 	return nil
 }
 
-const invoiceColumns = `id, number, customer_id, location_id, status, total::text, issued_on::text, created_at`
+const invoiceColumns = `id, number, customer_id, location_id, status,
+	(SELECT count(*) FROM invoice_lines l WHERE l.invoice_id = invoices.id), total::text, issued_on::text, created_at`
 
-func scanInvoice(row pgx.Row) (Invoice, error) {
-	var v Invoice
-	err := row.Scan(&v.ID, &v.Number, &v.CustomerID, &v.LocationID, &v.Status, &v.Total, &v.IssuedOn, &v.CreatedAt)
+func scanInvoice(row pgx.Row) (InvoiceHeader, error) {
+	var v InvoiceHeader
+	err := row.Scan(&v.ID, &v.Number, &v.CustomerID, &v.LocationID, &v.Status, &v.LineCount, &v.Total, &v.IssuedOn, &v.CreatedAt)
 	return v, err
 }
 
@@ -111,43 +126,29 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// withLines loads the lines of invoices in one query.
-func withLines(ctx context.Context, q querier, invs []Invoice) error {
-	if len(invs) == 0 {
-		return nil
-	}
-	ids := make([]uuid.UUID, len(invs))
-	at := make(map[uuid.UUID]int, len(invs))
-	for i := range invs {
-		ids[i] = invs[i].ID
-		at[invs[i].ID] = i
-		invs[i].Lines = []InvoiceLine{}
-	}
-	rows, err := q.Query(ctx, `SELECT invoice_id, product_id, quantity::text, unit_price::text, amount::text
-		FROM invoice_lines WHERE invoice_id = ANY($1) ORDER BY invoice_id, position`, ids)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var inv uuid.UUID
-		var l InvoiceLine
-		if err := rows.Scan(&inv, &l.ProductID, &l.Quantity, &l.UnitPrice, &l.Amount); err != nil {
-			return err
-		}
-		invs[at[inv]].Lines = append(invs[at[inv]].Lines, l)
-	}
-	return rows.Err()
-}
-
+// getInvoice loads an invoice with its lines (at most MaxInvoiceLines).
 func getInvoice(ctx context.Context, q querier, id uuid.UUID) (Invoice, error) {
-	v, err := one(scanInvoice(q.QueryRow(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE id = $1`, id)))
+	h, err := one(scanInvoice(q.QueryRow(ctx, `SELECT `+invoiceColumns+` FROM invoices WHERE id = $1`, id)))
 	if err != nil {
-		return v, err
+		return Invoice{}, err
 	}
-	invs := []Invoice{v}
-	err = withLines(ctx, q, invs)
-	return invs[0], err
+	rows, err := q.Query(ctx, `SELECT product_id, quantity::text, unit_price::text, amount::text
+		FROM invoice_lines WHERE invoice_id = $1 ORDER BY position`, id)
+	if err != nil {
+		return Invoice{}, err
+	}
+	lines, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (InvoiceLine, error) {
+		var l InvoiceLine
+		err := row.Scan(&l.ProductID, &l.Quantity, &l.UnitPrice, &l.Amount)
+		return l, err
+	})
+	if err != nil {
+		return Invoice{}, err
+	}
+	if lines == nil {
+		lines = []InvoiceLine{}
+	}
+	return Invoice{InvoiceHeader: h, Lines: lines}, nil
 }
 
 // replaceLines writes the invoice's lines (unit price defaulting to the
@@ -198,20 +199,18 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	rows, err := db.Query(ctx, `SELECT `+invoiceColumns+` FROM invoices
+	rows, err := db.Query(r.Context(), `SELECT `+invoiceColumns+` FROM invoices
 		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
 	if err != nil {
 		return err
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Invoice, error) { return scanInvoice(row) })
+	// Headers only: a page of 500 invoices of 1,000 lines would otherwise
+	// be 50 MB in memory (issue 11).
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (InvoiceHeader, error) { return scanInvoice(row) })
 	if err != nil {
 		return err
 	}
-	if err := withLines(ctx, db, items); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, makePage(page, items, func(v Invoice) (time.Time, uuid.UUID) { return v.CreatedAt, v.ID }))
+	writeJSON(w, http.StatusOK, makePage(page, items, func(v InvoiceHeader) (time.Time, uuid.UUID) { return v.CreatedAt, v.ID }))
 	return nil
 }
 

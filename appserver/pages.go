@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -305,6 +306,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, d *pageData
 	d.Form = map[string]string{"email": r.PostForm.Get("email")}
 	h, err := s.callAPI(r, s.login, http.MethodPost, nil, loginRequest{Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password")}, nil)
 	if err != nil {
+		if ae, _ := toError(err); ae.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+		}
 		if ae, _ := toError(err); ae.Code == "invalid_credentials" {
 			d.Errors = map[string]string{"password": ae.Message}
 			render(w, r, s.log, tenantPages, ae.Status, "login", d)

@@ -194,7 +194,8 @@ func TestPagesInvoicesAndDashboard(t *testing.T) {
 	}
 	res = e.do(acme, pageCall(acme, http.MethodGet, "/invoices", nil, acme.Session))
 	body := string(res.Raw)
-	for _, want := range []string{"Road Runner", "12.50", "4.000 × Bird seed @ 2.50"} {
+	// The list shows headers only: how many lines, not which.
+	for _, want := range []string{"Road Runner", "12.50", `<td class="num">2</td>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("GET /invoices lacks %q", want)
 		}

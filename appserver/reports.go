@@ -1,6 +1,7 @@
 package appserver
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -10,6 +11,11 @@ import (
 
 // defaultReportDays is the span of a sales report without ?from=.
 const defaultReportDays = 30
+
+// MaxReportDays is the longest span a sales report covers (from and to
+// inclusive): it bounds the answer to MaxReportDays × (locations + 1) rows,
+// however many days a tenant has sales on.
+const MaxReportDays = 366
 
 // SalesRow is the sales of one location on one day: issued and paid
 // invoices, by issue date. LocationID is nil for invoices without a location.
@@ -44,6 +50,9 @@ func (s *Server) salesReport(w http.ResponseWriter, r *http.Request) error {
 	}
 	if from > to {
 		return invalidField("from", "must not be after to")
+	}
+	if fromDay, _ := time.Parse(time.DateOnly, from); toDay.Sub(fromDay) >= MaxReportDays*24*time.Hour {
+		return invalidField("from", fmt.Sprintf("must be at most %d days before to", MaxReportDays))
 	}
 	loc, err := s.checkLocation(r, "location", q.Get("location"))
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -88,6 +90,12 @@ type Config struct {
 	SessionLifetime time.Duration
 	// TokenCacheSize bounds the cache of verified tenant tokens.
 	TokenCacheSize int
+	// LoginLimiter throttles logins (SPEC §9); nil means one in process
+	// memory only (never no limit). cmd/appserver shares one through Redis.
+	LoginLimiter *loginlimit.Limiter
+	// TrustedProxies are the peers (the edge) whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; DefaultTrustedProxies when nil.
+	TrustedProxies []netip.Prefix
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -102,6 +110,8 @@ type Server struct {
 	registry  *prometheus.Registry
 	metrics   *httpMetrics
 	dummyHash []byte // compared against for unknown e-mails, so login costs the same
+	limiter   *loginlimit.Limiter
+	proxies   proxies
 	now       func() time.Time
 }
 
@@ -142,6 +152,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Pools.Now == nil {
 		cfg.Pools.Now = cfg.Now
 	}
+	if cfg.LoginLimiter == nil {
+		cfg.LoginLimiter = loginlimit.New(loginlimit.Config{Now: cfg.Now})
+	}
+	if cfg.TrustedProxies == nil {
+		cfg.TrustedProxies = DefaultTrustedProxies
+	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("tenantgate-dummy-password"), cfg.BcryptCost)
 	if err != nil {
 		return nil, err
@@ -153,6 +169,8 @@ func New(cfg Config) (*Server, error) {
 		tokens:    newTokenCache(cfg.TokenCacheSize),
 		registry:  cfg.Registry,
 		dummyHash: dummy,
+		limiter:   cfg.LoginLimiter,
+		proxies:   cfg.TrustedProxies,
 		now:       cfg.Now,
 	}
 	if err := s.registerMetrics(); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ type config struct {
 	MaxTenantPools     int
 	PoolMaxConns       int32
 	PoolIdleTimeout    time.Duration
+	TrustedProxies     []netip.Prefix // whose X-Forwarded-For/-Proto are believed
 }
 
 // configFromEnv reads SPEC §3's variables; errors name the variable, never
@@ -115,6 +117,14 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		} else {
 			c.PoolIdleTimeout = d
 		}
+	}
+	c.TrustedProxies = appserver.DefaultTrustedProxies
+	if v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v != "" {
+		p, err := appserver.ParseTrustedProxies(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %w", err))
+		}
+		c.TrustedProxies = p
 	}
 	return c, errors.Join(errs...)
 }

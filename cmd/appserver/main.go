@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantops"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -107,6 +108,15 @@ func run() error {
 		return fmt.Errorf("opening the jobs table: %w", err)
 	}
 	defer jobs.Close()
+	// Login attempts are counted in Redis under the deployment's key prefix,
+	// so every appserver sees them; in memory while Redis is down.
+	keyPrefix := cfg.RedisKeyPrefix
+	if keyPrefix == "" {
+		keyPrefix = resolver.DefaultKeyPrefix
+	}
+	limiter := loginlimit.New(loginlimit.Config{Redis: rdb, KeyPrefix: keyPrefix, OnRedisError: func(err error) {
+		log.Warn("login throttling falls back to this process", slog.String("error", err.Error()))
+	}})
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// /metrics only behind the admin token on the admin listener (which
@@ -115,6 +125,7 @@ func run() error {
 
 	admin, err := appserver.NewAdmin(appserver.AdminConfig{
 		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log, Metrics: metrics,
+		LoginLimiter: limiter, TrustedProxies: cfg.TrustedProxies,
 		Ops: &appserver.AdminOps{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
 	})
 	if err != nil {
@@ -141,10 +152,12 @@ func run() error {
 			}
 			return nil
 		},
-		Logger:      log,
-		Registry:    registry,
-		AdminRoutes: admin.Routes,
-		BaseDomain:  cfg.BaseDomain,
+		Logger:         log,
+		Registry:       registry,
+		AdminRoutes:    admin.Routes,
+		BaseDomain:     cfg.BaseDomain,
+		LoginLimiter:   limiter,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err

@@ -5,15 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,41 +18,12 @@ import (
 	"github.com/tenantgate/tenantgate/internal/testenv"
 )
 
-var (
-	binDir   string
-	binOnce  sync.Once
-	binPath  string
-	binError error
-)
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// appserverBin builds this command once per test run, so the tests run the
-// real binary as operators do.
+// appserverBin is the binary stack_test.go's TestMain built, so these
+// tests run the real program as operators do.
 func appserverBin(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binDir, binError = os.MkdirTemp("", "tg-appserver-bin-")
-		if binError != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "appserver")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binError = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if binError != nil {
-		t.Fatal(binError)
-	}
-	return binPath
+	testenv.Integration(t)
+	return appBin
 }
 
 func secret(n int) string {

@@ -1,0 +1,132 @@
+package appserver
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+)
+
+func TestClientIPAndScheme(t *testing.T) {
+	p := proxies(DefaultTrustedProxies)
+	tests := []struct {
+		name       string
+		remote     string
+		xff        []string
+		proto      string
+		tls        bool
+		wantIP     string
+		wantHTTPS  bool
+		wantCookie string
+	}{
+		{"direct client", "203.0.113.7:5000", nil, "", false, "203.0.113.7", false, SessionCookie},
+		{"direct client lying", "203.0.113.7:5000", []string{"198.51.100.1"}, "https", false, "203.0.113.7", false, SessionCookie},
+		{"edge on loopback", "127.0.0.1:5000", []string{"198.51.100.1"}, "https", false, "198.51.100.1", true, SecureSessionCookie},
+		{"edge appends to a client's list: rightmost wins", "127.0.0.1:5000", []string{"10.0.0.1, 198.51.100.2"}, "http", false, "198.51.100.2", false, SessionCookie},
+		{"several header lines: the last one", "[::1]:5000", []string{"10.0.0.1", "2001:db8::5"}, "", false, "2001:db8::5", false, SessionCookie},
+		{"edge without X-Forwarded-For", "127.0.0.1:5000", nil, "", false, "127.0.0.1", false, SessionCookie},
+		{"garbage X-Forwarded-For", "127.0.0.1:5000", []string{"not an ip"}, "", false, "127.0.0.1", false, SessionCookie},
+		{"local client through the edge", "127.0.0.1:5000", []string{"127.0.0.1"}, "", false, "127.0.0.1", false, SessionCookie},
+		{"trusted hops are skipped, forged entries left of the client are not read", "127.0.0.1:5000", []string{"203.0.113.99, 198.51.100.4, 127.0.0.2"}, "", false, "198.51.100.4", false, SessionCookie},
+		{"TLS here", "203.0.113.7:5000", nil, "", true, "203.0.113.7", true, SecureSessionCookie},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tc.remote
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if tc.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", tc.proto)
+			}
+			if tc.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			if got := p.clientIP(r); got != tc.wantIP {
+				t.Errorf("clientIP = %q, want %q", got, tc.wantIP)
+			}
+			if got := p.isHTTPS(r); got != tc.wantHTTPS {
+				t.Errorf("isHTTPS = %v, want %v", got, tc.wantHTTPS)
+			}
+			if got := (&Server{proxies: p}).sessionCookie(r); got != tc.wantCookie {
+				t.Errorf("sessionCookie = %q, want %q", got, tc.wantCookie)
+			}
+		})
+	}
+}
+
+func TestIPBucket(t *testing.T) {
+	for ip, want := range map[string]string{
+		"198.51.100.7":          "198.51.100.7",
+		"2001:db8:1:2:aaaa::1":  "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::99": "2001:db8:1:2::/64",
+		"unknown":               "unknown",
+	} {
+		if got := ipBucket(ip); got != want {
+			t.Errorf("ipBucket(%q) = %q, want %q", ip, got, want)
+		}
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := ParseTrustedProxies(" 10.0.0.0/8, 192.0.2.1 ,::1")
+	if err != nil || len(got) != 3 || got[1].String() != "192.0.2.1/32" || got[2].String() != "::1/128" {
+		t.Errorf("ParseTrustedProxies = %v, %v; want 10.0.0.0/8, 192.0.2.1/32, ::1/128", got, err)
+	}
+	if _, err := ParseTrustedProxies("10.0.0.0/8,example.com"); err == nil {
+		t.Error("ParseTrustedProxies(a host name) succeeded, want an error")
+	}
+}
+
+// TestLoginThrottled: in one process, failed logins lock the account even
+// for the right password; the page login answers the same 429.
+func TestLoginThrottled(t *testing.T) {
+	e := newEnv(t, PoolConfig{})
+	acme := e.addTenant("acme", 10)
+	email := "admin@acme.example.com"
+	login := func(password string) response {
+		return e.do(acme, call{method: "POST", path: "/api/auth/login", noSession: true, body: map[string]string{"email": email, "password": password}})
+	}
+	for i := range LoginAccountRule.Max {
+		if r := login("wrong"); r.Status != http.StatusUnauthorized {
+			t.Fatalf("failed login %d = %d %s, want 401", i+1, r.Status, r.Raw)
+		}
+	}
+	r := login(testPassword)
+	if r.Status != http.StatusTooManyRequests || r.errorCode() != "too_many_attempts" {
+		t.Fatalf("the right password after %d failures = %d %s, want 429 too_many_attempts", LoginAccountRule.Max, r.Status, r.Raw)
+	}
+	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > int(LoginAccountRule.Window.Seconds()) {
+		t.Errorf("Retry-After = %q, want seconds within the window", r.Header.Get("Retry-After"))
+	}
+	res := e.do(acme, pageCall(acme, http.MethodPost, "/login", url.Values{"email": {email}, "password": {testPassword}}, ""))
+	if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Errorf("POST /login page while throttled = %d (Retry-After %q), want 429 with Retry-After", res.Status, res.Header.Get("Retry-After"))
+	}
+}
+
+// TestAdminLoginThrottled: the dashboard's token login is throttled per
+// client IP, the right token included, and other IPs are not.
+func TestAdminLoginThrottled(t *testing.T) {
+	e := newAdminEnv(t)
+	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+	for i := range AdminLoginIPRule.Max {
+		rec := e.browse(http.MethodPost, "/login", url.Values{"token": {"wrong-" + strconv.Itoa(i)}}, "", nil)
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d = %d, want 401", i+1, rec.Code)
+		}
+	}
+	rec := e.browse(http.MethodPost, "/login", url.Values{"token": {testAdminToken}}, "", nil)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || fieldErrorOf(rec.Body.String(), "token") == "" {
+		t.Errorf("the right token after %d wrong ones = %d (Retry-After %q), want 429 with Retry-After and the error beside the token",
+			AdminLoginIPRule.Max, rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// httptest's peer (192.0.2.1) is no trusted proxy: its X-Forwarded-For
+	// does not make it another client.
+	if rec := e.browse(http.MethodPost, "/login", url.Values{"token": {testAdminToken}}, "", from("198.51.100.9")); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("the right token with a forged X-Forwarded-For = %d, want 429", rec.Code)
+	}
+}
