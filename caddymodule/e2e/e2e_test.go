@@ -47,7 +47,17 @@ func newWorld(t *testing.T, redisURL string) *world {
 	}
 	t.Cleanup(store.Close)
 	prefix := testenv.KeyPrefix(t)
-	store.SetNotifier(resolver.NewPublisher(testenv.Redis(t), resolver.Config{BaseDomain: "localhost", KeyPrefix: prefix}))
+	keyString, keys := newKeys(t)
+	// The edge derives its cache entry keys from the signing keys too.
+	macKeys, err := resolver.EntryKeys("", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := resolver.NewPublisher(testenv.Redis(t), resolver.Config{BaseDomain: "localhost", KeyPrefix: prefix, MACKeys: macKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.SetNotifier(pub)
 	for _, tn := range []*tenantstore.Tenant{
 		{Name: "Acme", Subdomain: "acme", AdminEmail: "boss@acme.test", Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_acme"},
 		{Name: "Globex", Subdomain: "globex", AdminEmail: "boss@globex.test", Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_globex"},
@@ -70,7 +80,6 @@ func newWorld(t *testing.T, redisURL string) *world {
 	if redisURL == "" {
 		redisURL = testenv.RedisURL()
 	}
-	keyString, keys := newKeys(t)
 	echo := newEcho(t)
 	env := map[string]string{
 		"DATABASE_URL":        dbURL,
