@@ -3,9 +3,12 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,5 +94,68 @@ func waitRedisValue(t *testing.T, key, want string) string {
 			t.Fatalf("Redis %s = %q (%v), want a value containing %q", key, v, err, want)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestEdgeRefusesToStartWithoutCacheKeys: an edge that would write Redis
+// entries it cannot authenticate does not start (SPEC §9): neither without
+// signing keys and CACHE_KEY (a config with the TLS permission only, which
+// needs no signing key itself), nor with a CACHE_KEY too short to be a key.
+func TestEdgeRefusesToStartWithoutCacheKeys(t *testing.T) {
+	testenv.Integration(t)
+	dir := t.TempDir()
+	permissionOnly := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(permissionOnly, []byte(`{
+	admin off
+	on_demand_tls {
+		permission tenant
+	}
+}
+http://127.0.0.1:{$HTTP_PORT} {
+	respond "ok"
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyString, _ := newKeys(t)
+	shortKey := base64.StdEncoding.EncodeToString([]byte("only-sixteen-byt"))
+	tests := []struct {
+		name   string
+		config string
+		env    map[string]string
+	}{
+		{"no signing keys, no CACHE_KEY", permissionOnly, map[string]string{"TENANT_SIGNING_KEYS": "", "CACHE_KEY": ""}},
+		{"CACHE_KEY too short", filepath.Join(repoRoot, "Caddyfile"), map[string]string{"TENANT_SIGNING_KEYS": keyString, "CACHE_KEY": shortKey}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ports := testenv.FreePorts(t, 3)
+			env := append(os.Environ(),
+				"DATABASE_URL="+testenv.PostgresURL(), "REDIS_URL="+testenv.RedisURL(),
+				"REDIS_KEY_PREFIX="+testenv.KeyPrefix(t),
+				fmt.Sprintf("HTTP_PORT=%d", ports[0]), fmt.Sprintf("HTTPS_PORT=%d", ports[1]),
+				fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", ports[2]),
+				"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
+			for k, v := range tt.env {
+				env = append(env, k+"="+v)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, caddyBin, "run", "--config", tt.config, "--adapter", "caddyfile")
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("bin/caddy kept running; want it to refuse to start\n%s", out)
+			}
+			if err == nil {
+				t.Fatalf("bin/caddy exited 0; want a refusal\n%s", out)
+			}
+			if !strings.Contains(string(out), "CACHE_KEY") {
+				t.Errorf("bin/caddy output does not say to set CACHE_KEY (or the signing keys):\n%s", out)
+			}
+			if strings.Contains(string(out), shortKey) {
+				t.Errorf("bin/caddy output contains the key")
+			}
+		})
 	}
 }
