@@ -112,7 +112,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	rcfg := resolver.Config{BaseDomain: "localhost", KeyPrefix: testenv.KeyPrefix(t)}
+	rcfg := resolver.Config{BaseDomain: "localhost", KeyPrefix: testenv.KeyPrefix(t), MACKeys: testenv.EntryKeys()}
 	resA, err := resolver.New(rcfg, store, testenv.Redis(t))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	t.Cleanup(admin.Close)
 	keys := []tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}
 	verifier, _ := tenanttoken.NewVerifier(keys)
-	srv, err := New(Config{Verifier: verifier, Tenants: resB, Locations: store, DSN: e.m.DatabaseURL,
+	srv, err := New(Config{Verifier: verifier, Tenants: resB, Locations: store, DSN: controlPlaneDSN(t, store, e.m.DatabaseURL),
 		AdminRoutes: admin.Routes, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package appserver
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -22,7 +23,7 @@ func tokenBench(b *testing.B) (*Server, *tenanttoken.Verifier, string) {
 	verifier, _ := tenanttoken.NewVerifier(keys)
 	dir := &fakeDirectory{tenants: map[string]*tenantstore.Tenant{}}
 	s, err := New(Config{Verifier: verifier, Tenants: dir, Locations: dir, BcryptCost: bcrypt.MinCost,
-		DSN: func(*tenantstore.Tenant) (string, error) { return "", nil }, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		DSN: func(context.Context, *tenantstore.Tenant) (string, error) { return "", nil }, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func TestWithControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(mgr.Close)
-	res, err := resolver.New(resolver.Config{KeyPrefix: testenv.KeyPrefix(t)}, store, testenv.Redis(t))
+	res, err := resolver.New(resolver.Config{KeyPrefix: testenv.KeyPrefix(t), MACKeys: testenv.EntryKeys()}, store, testenv.Redis(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestWithControlPlane(t *testing.T) {
 	keys := []tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}
 	signer, _ := tenanttoken.NewSigner(keys)
 	verifier, _ := tenanttoken.NewVerifier(keys)
-	srv, err := New(Config{Verifier: verifier, Tenants: res, Locations: store, DSN: dsn.URL,
+	srv, err := New(Config{Verifier: verifier, Tenants: res, Locations: store, DSN: controlPlaneDSN(t, store, dsn.URL),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)

@@ -115,7 +115,7 @@ func newEnv(t testing.TB, pools PoolConfig) *env {
 		Verifier:   verifier,
 		Tenants:    e.dir,
 		Locations:  e.dir,
-		DSN:        func(t *tenantstore.Tenant) (string, error) { return t.Placement.URL, nil },
+		DSN:        func(_ context.Context, t *tenantstore.Tenant) (string, error) { return t.Placement.URL, nil },
 		Pools:      pools,
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		BcryptCost: bcrypt.MinCost,

@@ -257,7 +257,7 @@ func (s *Server) db(r *http.Request) (*pgxpool.Pool, error) {
 	if h.lease != nil {
 		return h.lease.Pool(), nil
 	}
-	dsn, err := s.cfg.DSN(t)
+	dsn, err := s.cfg.DSN(r.Context(), t)
 	if err != nil {
 		return nil, fmt.Errorf("database URL of tenant %s: %w", t.Subdomain, err)
 	}

@@ -65,8 +65,11 @@ type Config struct {
 	Verifier  TokenVerifier
 	Tenants   TenantResolver
 	Locations LocationLister
-	// DSN returns a tenant's database URL (tenantstore.DSNConfig.URL).
-	DSN func(*tenantstore.Tenant) (string, error)
+	// DSN returns the database URL of a tenant as Tenants returned it. The
+	// resolver's tenants carry no secret, so cmd/appserver passes
+	// resolver.DatabaseURLs.URL, which reads the URL from the control plane
+	// by tenant id and keeps it in memory by id and version.
+	DSN func(ctx context.Context, t *tenantstore.Tenant) (string, error)
 	// Pools configures the per-tenant pool manager.
 	Pools PoolConfig
 	// BaseDomain is BASE_DOMAIN: a token's host claim must be

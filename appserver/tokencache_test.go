@@ -1,6 +1,7 @@
 package appserver
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +37,7 @@ func TestTokenCache(t *testing.T) {
 	clock.Store(&now)
 	dir := &fakeDirectory{tenants: map[string]*tenantstore.Tenant{}}
 	s, err := New(Config{Verifier: cv, Tenants: dir, Locations: dir, BcryptCost: bcrypt.MinCost, TokenCacheSize: 8,
-		DSN: func(*tenantstore.Tenant) (string, error) { return "", nil }, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		DSN: func(context.Context, *tenantstore.Tenant) (string, error) { return "", nil }, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Now: func() time.Time { return *clock.Load() }})
 	if err != nil {
 		t.Fatal(err)

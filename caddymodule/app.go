@@ -43,6 +43,7 @@ const (
 	DefaultRedisURL    = "{env.REDIS_URL}"
 	DefaultBaseDomain  = "{env.BASE_DOMAIN}"
 	DefaultSigningKeys = "{env.TENANT_SIGNING_KEYS}"
+	DefaultCacheKey    = "{env.CACHE_KEY}"
 
 	// FallbackDatabaseURL and FallbackRedisURL are used when the setting is
 	// empty once placeholders are replaced (SPEC §3 defaults).
@@ -66,6 +67,7 @@ const (
 //			base_domain    <domain>    # default {env.BASE_DOMAIN}, else localhost
 //			admin_host     <host>      # default admin.<base_domain>
 //			signing_keys   <keys>      # default {env.TENANT_SIGNING_KEYS}: kid:base64[,kid:base64…]
+//			cache_key      <keys>      # default {env.CACHE_KEY}: base64[,base64…]; else derived from signing_keys
 //			key_prefix     <prefix>    # Redis key prefix, default tenantgate:
 //			channel        <name>      # Redis invalidation channel, default <key_prefix>invalidate
 //			cache_size     <n>         # in-process entries, default 100000
@@ -89,8 +91,13 @@ type App struct {
 	// resolved as a tenant. Default "admin.<BaseDomain>".
 	AdminHost string `json:"admin_host,omitempty"`
 	// SigningKeys are the X-Tenant-Token keys ("kid:base64[,…]", the first
-	// signs). Default {env.TENANT_SIGNING_KEYS}. Required by the handler only.
+	// signs). Default {env.TENANT_SIGNING_KEYS}. Required by the handler,
+	// and with Redis unless CacheKey is set.
 	SigningKeys string `json:"signing_keys,omitempty"`
+	// CacheKey authenticates the Redis entries (SPEC §9): standard base64
+	// keys of at least 32 bytes, comma-separated, the first makes MACs.
+	// Default {env.CACHE_KEY}; when empty, keys derived from SigningKeys.
+	CacheKey string `json:"cache_key,omitempty"`
 	// KeyPrefix starts every Redis key. Default "tenantgate:".
 	KeyPrefix string `json:"key_prefix,omitempty"`
 	// Channel is the Redis invalidation channel. Default "<KeyPrefix>invalidate".
@@ -191,6 +198,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.keys = parsed
 	}
 
+	var macKeys [][]byte
+	if redisURL != "off" {
+		var err error
+		if macKeys, err = resolver.EntryKeys(get(a.CacheKey, DefaultCacheKey, ""), a.keys); err != nil {
+			return fmt.Errorf("tenant app: %w (signing_keys or cache_key)", err)
+		}
+	}
+
 	cfg := resolver.Config{
 		BaseDomain:    base,
 		KeyPrefix:     a.KeyPrefix,
@@ -200,8 +215,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		NegativeTTL:   time.Duration(a.NegativeTTL),
 		RedisTimeout:  time.Duration(a.RedisTimeout),
 		SourceTimeout: time.Duration(a.SourceTimeout),
+		MACKeys:       macKeys,
 	}
-	// The key holds the secrets-bearing URLs, but only in memory.
+	// The key holds the secrets-bearing URLs and the MAC keys, but only in
+	// memory.
 	a.poolKey = strings.Join([]string{dbURL, redisURL, fmt.Sprintf("%+v", cfg)}, "\x00")
 	v, loaded, err := resolvers.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
 		return newSharedResolver(cfg, dbURL, redisURL)
@@ -232,6 +249,9 @@ func newSharedResolver(cfg resolver.Config, dbURL, redisURL string) (*sharedReso
 		}
 	}
 	src := openSource(dbURL, logger)
+	cfg.OnBadEntry = func(key string) {
+		logger.Warn("cache entry failed verification; asking the control plane", zap.String("key", key))
+	}
 	r, err := resolver.New(cfg, src, rdb)
 	if err != nil {
 		if rdb != nil {

@@ -55,6 +55,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.AdminHost = val
 		case "signing_keys":
 			a.SigningKeys = val
+		case "cache_key":
+			a.CacheKey = val
 		case "key_prefix":
 			a.KeyPrefix = val
 		case "channel":

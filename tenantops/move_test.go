@@ -46,7 +46,7 @@ func newApp(t *testing.T, e *env) *app {
 		t.Fatal(err)
 	}
 	prefix := testenv.KeyPrefix(t)
-	res, err := resolver.New(resolver.Config{KeyPrefix: prefix}, e.store, testenv.Redis(t))
+	res, err := resolver.New(resolver.Config{KeyPrefix: prefix, MACKeys: testenv.EntryKeys()}, e.store, testenv.Redis(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func newApp(t *testing.T, e *env) *app {
 		Verifier:   verifier,
 		Tenants:    res,
 		Locations:  e.store,
-		DSN:        e.dsn.URL,
+		DSN:        controlPlaneDSN(t, e.store, e.dsn),
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		BcryptCost: bcrypt.MinCost,
 	})

@@ -55,7 +55,17 @@ func newWorldWith(t *testing.T, redisURL, upstream string) *world {
 	}
 	t.Cleanup(store.Close)
 	prefix := testenv.KeyPrefix(t)
-	store.SetNotifier(resolver.NewPublisher(testenv.Redis(t), resolver.Config{BaseDomain: "localhost", KeyPrefix: prefix}))
+	keyString, keys := newKeys(t)
+	// The edge derives its cache entry keys from the signing keys too.
+	macKeys, err := resolver.EntryKeys("", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := resolver.NewPublisher(testenv.Redis(t), resolver.Config{BaseDomain: "localhost", KeyPrefix: prefix, MACKeys: macKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.SetNotifier(pub)
 	for _, tn := range []*tenantstore.Tenant{
 		{Name: "Acme", Subdomain: "acme", AdminEmail: "boss@acme.test", Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_acme"},
 		{Name: "Globex", Subdomain: "globex", AdminEmail: "boss@globex.test", Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_globex"},
@@ -78,7 +88,6 @@ func newWorldWith(t *testing.T, redisURL, upstream string) *world {
 	if redisURL == "" {
 		redisURL = testenv.RedisURL()
 	}
-	keyString, keys := newKeys(t)
 	env := map[string]string{
 		"DATABASE_URL":        dbURL,
 		"REDIS_URL":           redisURL,

@@ -37,6 +37,7 @@ type config struct {
 	RedisKeyPrefix     string // must match caddy's and tenantctl's; resolver default when empty
 	BaseDomain         string
 	SigningKeys        string   // secret
+	CacheKey           string   // secret; CACHE_KEY, authenticates Redis entries instead of keys derived from SigningKeys
 	AdminTokens        []string // secret
 	MaxTenantPools     int
 	PoolMaxConns       int32
@@ -61,6 +62,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		RedisURL:    str("REDIS_URL", defaultRedisURL),
 		BaseDomain:  str("BASE_DOMAIN", defaultBaseDomain),
 		SigningKeys: getenv("TENANT_SIGNING_KEYS"),
+		CacheKey:    getenv("CACHE_KEY"),
 		// Used by the admin API's provisioning; tenantstore's default when unset.
 		TenantDBPrefix: strings.TrimSpace(getenv("TENANT_DB_PREFIX")),
 		BackupDir:      strings.TrimSpace(getenv("BACKUP_DIR")),

@@ -79,7 +79,16 @@ func run() error {
 		return err
 	}
 	defer rdb.Close()
-	res, err := resolver.New(resolver.Config{BaseDomain: cfg.BaseDomain, KeyPrefix: cfg.RedisKeyPrefix}, store, rdb)
+	macKeys, err := resolver.EntryKeys(cfg.CacheKey, keys)
+	if err != nil {
+		return err
+	}
+	res, err := resolver.New(resolver.Config{
+		BaseDomain: cfg.BaseDomain, KeyPrefix: cfg.RedisKeyPrefix, MACKeys: macKeys,
+		OnBadEntry: func(key string) {
+			log.Warn("cache entry failed verification; asking the control plane", slog.String("key", key))
+		},
+	}, store, rdb)
 	if err != nil {
 		return fmt.Errorf("starting the tenant resolver: %w", err)
 	}
@@ -90,6 +99,13 @@ func run() error {
 
 	// The admin API goes through the same service layer as tenantctl.
 	dsn := tenantstore.DSNConfig{Template: cfg.TenantTemplate, Getenv: os.Getenv}
+	// The resolver's tenants carry no secret: database URLs come from the
+	// control plane by tenant id, kept in memory by id and version.
+	dbURLs, err := resolver.NewDatabaseURLs(resolver.DatabaseURLsConfig{Source: store, URL: dsn.URL})
+	if err != nil {
+		return err
+	}
+	defer dbURLs.Close()
 	mgr, err := tenantstore.NewManager(tenantstore.ManagerConfig{
 		Store: store, DSN: dsn, DatabasePrefix: cfg.TenantDBPrefix, BaseDomain: cfg.BaseDomain,
 	})
@@ -137,7 +153,7 @@ func run() error {
 		Verifier:  verifier,
 		Tenants:   res,
 		Locations: store,
-		DSN:       dsn.URL,
+		DSN:       dbURLs.URL,
 		Pools: appserver.PoolConfig{
 			MaxPools:    cfg.MaxTenantPools,
 			MaxConns:    cfg.PoolMaxConns,
@@ -163,6 +179,7 @@ func run() error {
 		return err
 	}
 	defer srv.Close()
+	res.OnChange(dbURLs.TenantChanged)
 	res.OnChange(srv.TenantChanged)
 	res.Start(ctx)
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 	"github.com/tenantgate/tenantgate/tenantstore/resolver"
 )
@@ -194,7 +195,9 @@ func (a *app) manager(ctx context.Context) (*tenantstore.Manager, error) {
 	}
 	a.close = append(a.close, store.Close)
 	a.store = store
-	a.notifyCaches(store)
+	if err := a.notifyCaches(store); err != nil {
+		return nil, err
+	}
 	var reserved []string
 	if r := a.env("RESERVED_SUBDOMAINS", ""); r != "" {
 		for _, s := range strings.Split(r, ",") {
@@ -221,26 +224,46 @@ func (a *app) manager(ctx context.Context) (*tenantstore.Manager, error) {
 
 // notifyCaches publishes every change on Redis so edges and appservers drop
 // their cached copies; when Redis is unreachable the change still stands
-// and a warning says caches catch up when their entries expire.
-func (a *app) notifyCaches(store *tenantstore.Store) {
+// and a warning says caches catch up when their entries expire. The entries
+// it leaves in Redis are authenticated like the resolvers' (SPEC §9), so it
+// needs TENANT_SIGNING_KEYS or CACHE_KEY: without either it refuses (bad
+// usage) rather than write entries every cache would reject.
+func (a *app) notifyCaches(store *tenantstore.Store) error {
 	if a.notifier != nil {
 		store.SetNotifier(a.notifier)
-		return
+		return nil
+	}
+	var signing []tenanttoken.Key
+	if s := a.env("TENANT_SIGNING_KEYS", ""); s != "" {
+		var err error
+		if signing, err = tenanttoken.ParseKeys(s); err != nil {
+			return usageError{fmt.Errorf("TENANT_SIGNING_KEYS: %w", err)}
+		}
+	}
+	macKeys, err := resolver.EntryKeys(a.getenv("CACHE_KEY"), signing)
+	if err != nil {
+		return usageError{fmt.Errorf("%w (tenantctl marks changed tenants in the Redis cache, whose entries are authenticated)", err)}
 	}
 	rdb, err := resolver.NewRedisClient(a.env("REDIS_URL", defaultRedisURL))
 	if err != nil {
 		fmt.Fprintf(a.stderr, "tenantctl: warning: REDIS_URL: %v; caches will not be told about changes\n", err)
-		return
+		return nil
 	}
 	a.close = append(a.close, func() { _ = rdb.Close() })
-	store.SetNotifier(resolver.NewPublisher(rdb, resolver.Config{
+	pub, err := resolver.NewPublisher(rdb, resolver.Config{
 		BaseDomain: a.env("BASE_DOMAIN", defaultBaseDomain),
 		// Empty means the resolver's default, the same as caddy's and the appserver's.
 		KeyPrefix: a.env("REDIS_KEY_PREFIX", ""),
-	}))
+		MACKeys:   macKeys,
+	})
+	if err != nil {
+		return err
+	}
+	store.SetNotifier(pub)
 	store.SetNotifyErrorHandler(func(c tenantstore.Change, err error) {
 		fmt.Fprintf(a.stderr, "tenantctl: warning: telling caches about the change failed (%v); they catch up within their TTL\n", err)
 	})
+	return nil
 }
 
 // isTerminal reports whether w is a terminal.

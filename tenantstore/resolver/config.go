@@ -66,6 +66,17 @@ type Config struct {
 	// HealthCheckInterval is how often an idle invalidation subscription is
 	// pinged; a subscription that misses a ping is reconnected. Default 2s.
 	HealthCheckInterval time.Duration
+	// MACKeys authenticate every Redis entry (HMAC-SHA256 over its key and
+	// value; see EntryKeys): the first makes MACs, all verify. Required
+	// with Redis, at least MinEntryKeySize bytes each. No default.
+	MACKeys [][]byte
+	// OnBadEntry, when set, is called with the Redis key of every entry
+	// that fails verification (forged, copied from another key, MACed with
+	// a key no longer listed, replayed after its expiry, or corrupt). Such
+	// an entry is a miss, counted in Stats.BadEntries. It runs on the
+	// lookup's goroutine and must return quickly. The library does not log:
+	// the binary logs here.
+	OnBadEntry func(key string)
 }
 
 // withDefaults returns c with every zero field set to its default and the

@@ -21,9 +21,23 @@
 //
 // Misses for one key collapse into one lookup (golang.org/x/sync/singleflight).
 // Redis holds each tenant as JSON under "<prefix>host:<host>" and
-// "<prefix>id:<id>"; the JSON carries every field, secrets included, because
-// the appserver connects with the role password: Redis must be as trusted as
-// the control-plane database.
+// "<prefix>id:<id>".
+//
+// # Redis is not trusted (SPEC §9)
+//
+// An entry holds no secret: not the explicit database URL (it may carry a
+// password), not the login role's password. The resolver's answers carry
+// none either, from whichever layer; an appserver reads a tenant's database
+// URL from the control plane by id through DatabaseURLs. Every value is
+// "<MAC>.<JSON>", the MAC an HMAC-SHA256 over the Redis key and the JSON with
+// Config.MACKeys (EntryKeys: derived from CACHE_KEY or from the signing
+// keys; the first makes MACs, all verify, for rotation), and the JSON carries
+// its expiry. A value that does not verify under its own key (forged, copied
+// from another key, altered, MACed with a key no longer listed) or is past
+// its expiry is a miss: the source answers and overwrites it, Stats counts
+// it as a BadEntry and Config.OnBadEntry reports it. Negative entries and
+// tombstones are authenticated alike. A memory hit verifies nothing: only
+// what is read from Redis is checked.
 //
 // # Invalidation
 //

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 
+	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 	"github.com/tenantgate/tenantgate/tenantstore/resolver"
 )
@@ -24,7 +26,21 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer rdb.Close()
-	res, err := resolver.New(resolver.Config{BaseDomain: "example.com"}, store, rdb)
+	// Redis entries are authenticated with keys derived from the signing
+	// keys, or from CACHE_KEY when set.
+	signing, err := tenanttoken.ParseKeys(os.Getenv("TENANT_SIGNING_KEYS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	macKeys, err := resolver.EntryKeys(os.Getenv("CACHE_KEY"), signing)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := resolver.New(resolver.Config{
+		BaseDomain: "example.com",
+		MACKeys:    macKeys,
+		OnBadEntry: func(key string) { log.Printf("cache entry failed verification: %s", key) },
+	}, store, rdb)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func TestPublisherInvalidatesResolvers(t *testing.T) {
 	rdb := newRedisClient(t, testenv.RedisURL())
 	r := startResolver(t, cfg, store, rdb)
 	// tenantctl: a store whose notifier only publishes.
-	store.SetNotifier(NewPublisher(rdb, cfg))
+	store.SetNotifier(mustPublisher(t, rdb, cfg))
 	tn := insertTenant(t, store, "acme")
 	if got, err := r.ResolveID(ctx, tn.ID); err != nil || got.MaxUsers != 5 {
 		t.Fatalf("ResolveID() = %+v, %v; want max users 5", got, err)
@@ -153,31 +153,73 @@ func TestPublisherInvalidatesResolvers(t *testing.T) {
 	}
 }
 
-func TestRedisHitServesSecretsTheAppserverNeeds(t *testing.T) {
+// TestRedisHoldsNoSecret: tenants with a role password and with an explicit
+// URL holding a password, resolved by host and by id and answered from
+// Redis by another resolver: no key under the prefix holds a password or a
+// URL with credentials, the answers carry none either, and DatabaseURLs
+// gives the appserver the full URL from the control plane (SPEC §9).
+func TestRedisHoldsNoSecret(t *testing.T) {
 	testenv.Integration(t)
 	ctx := context.Background()
 	store := newStore(t, "")
 	cfg := testConfig(t)
-	tn := insertTenant(t, store, "acme")
-	tn.Placement.URL = "postgres://app:url-secret@db.internal:5432/sales_acme"
-	mustUpdate(t, store, tn)
+	acme := insertTenant(t, store, "acme") // template placement, role password pw-acme
+	globex := insertTenant(t, store, "globex")
+	globex.Placement = tenantstore.Placement{URL: "postgres://app:url-secret@db.internal:5432/sales_globex?sslmode=disable"}
+	mustUpdate(t, store, globex)
 
 	first := startResolver(t, cfg, store, newRedisClient(t, testenv.RedisURL()))
-	if _, err := first.ResolveHost(ctx, "acme.example.com"); err != nil {
-		t.Fatalf("first ResolveHost: %v", err)
+	for _, tn := range []*tenantstore.Tenant{acme, globex} {
+		if _, err := first.ResolveHost(ctx, tn.Subdomain+".example.com"); err != nil {
+			t.Fatalf("ResolveHost(%s): %v", tn.Subdomain, err)
+		}
+		if _, err := first.ResolveID(ctx, tn.ID); err != nil {
+			t.Fatalf("ResolveID(%s): %v", tn.Subdomain, err)
+		}
 	}
 	counting := newCountingSource(store)
 	second := startResolver(t, cfg, counting, newRedisClient(t, testenv.RedisURL()))
-	got, err := second.ResolveHost(ctx, "acme.example.com")
+	urls, err := NewDatabaseURLs(DatabaseURLsConfig{Source: store, URL: func(tn *tenantstore.Tenant) (string, error) {
+		if tn.Placement.URL != "" {
+			return tn.Placement.URL, nil
+		}
+		return "postgres://" + tn.Placement.RoleName + ":" + tn.Placement.RolePassword + "@db/" + tn.DatabaseName, nil
+	}})
 	if err != nil {
-		t.Fatalf("second ResolveHost: %v", err)
+		t.Fatal(err)
+	}
+	t.Cleanup(urls.Close)
+	for _, tt := range []struct {
+		tn      *tenantstore.Tenant
+		wantURL string
+	}{
+		{acme, "postgres://sales_acme:pw-acme@db/sales_acme"},
+		{globex, globex.Placement.URL},
+	} {
+		got, err := second.ResolveHost(ctx, tt.tn.Subdomain+".example.com")
+		if err != nil {
+			t.Fatalf("second ResolveHost(%s): %v", tt.tn.Subdomain, err)
+		}
+		if got.Placement.RolePassword != "" || got.Placement.URL != "" {
+			t.Errorf("tenant %s from Redis has role password %q and URL %q, want neither", tt.tn.Subdomain,
+				got.Placement.RolePassword, tenantstore.RedactURL(got.Placement.URL))
+		}
+		if u, err := urls.URL(ctx, got); err != nil || u != tt.wantURL {
+			t.Errorf("DatabaseURLs.URL(%s) = %q, %v; want the URL with its password from the control plane",
+				tt.tn.Subdomain, tenantstore.RedactURL(u), err)
+		}
 	}
 	if n := counting.total.Load(); n != 0 {
 		t.Errorf("source queries of the second resolver = %d, want 0 (answered by Redis)", n)
 	}
-	if got.Placement.RolePassword != "pw-acme" || got.Placement.URL != tn.Placement.URL {
-		t.Errorf("tenant from Redis has role password %q and URL %q; want the stored secrets",
-			got.Placement.RolePassword, tenantstore.RedactURL(got.Placement.URL))
+	keys := scanPrefix(t, cfg.KeyPrefix)
+	if len(keys) < 4 {
+		t.Fatalf("keys under %s = %v, want the tenants' host and id entries", cfg.KeyPrefix, keys)
+	}
+	for key, val := range keys {
+		if why := secretIn(val, "pw-acme", "pw-globex", "url-secret"); why != "" {
+			t.Errorf("Redis %s holds %s: %q", key, why, val)
+		}
 	}
 }
 
@@ -249,13 +291,13 @@ func TestOutdatedLoadCannotRepopulateRedis(t *testing.T) {
 
 	tn.Status = tenantstore.StatusSuspended // …the tenant changes…
 	mustUpdate(t, store, tn)
-	if err := NewPublisher(rdb, cfg).Notify(ctx, tenantstore.Change{TenantID: tn.ID, Subdomains: []string{"acme"}}); err != nil {
+	if err := mustPublisher(t, rdb, cfg).Notify(ctx, tenantstore.Change{TenantID: tn.ID, Subdomains: []string{"acme"}}); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
 	r.toRedis(ctx, kindHost, "acme.example.com", &old, gen) // …and the load writes back.
 
 	for _, key := range []string{r.cfg.redisKey(kindHost, "acme.example.com"), r.cfg.redisKey(kindID, tn.ID)} {
-		if got, err := rdb.Get(ctx, key).Result(); err != nil || got != tombstone {
+		if got, err := rdb.Get(ctx, key).Result(); err != nil || !isTombstone(cfg, key, got) {
 			t.Errorf("Redis %s = %q, %v after an outdated write-back; want the tombstone", key, got, err)
 		}
 	}

@@ -37,14 +37,22 @@ func parseMessage(payload string) (tenantstore.Change, error) {
 type publisher struct {
 	cfg Config
 	rdb redis.UniversalClient
+	mac entryMAC
 }
 
 // NewPublisher returns a tenantstore.Notifier for processes that change
 // tenants but resolve none (tenantctl): it replaces the Redis entries of each
 // change with tombstones and publishes it, so that every Resolver drops it from memory. cfg
-// must name the same BaseDomain, KeyPrefix and Channel as the resolvers.
-func NewPublisher(rdb redis.UniversalClient, cfg Config) tenantstore.Notifier {
-	return publisher{cfg: cfg.withDefaults(), rdb: rdb}
+// must name the same BaseDomain, KeyPrefix and Channel as the resolvers,
+// and MACKeys that they accept (ErrNoEntryKeys without any, as resolvers
+// would take unauthenticated tombstones for forgeries).
+func NewPublisher(rdb redis.UniversalClient, cfg Config) (tenantstore.Notifier, error) {
+	if rdb != nil {
+		if err := checkKeys(cfg.MACKeys); err != nil {
+			return nil, fmt.Errorf("creating cache publisher: %w", err)
+		}
+	}
+	return publisher{cfg: cfg.withDefaults(), rdb: rdb, mac: entryMAC{keys: cfg.MACKeys}}, nil
 }
 
 // Notify implements tenantstore.Notifier.
@@ -71,9 +79,11 @@ func (p publisher) publish(ctx context.Context, c tenantstore.Change) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, notifyTimeout)
 	defer cancel()
+	ttl := p.cfg.tombstoneTTL()
+	stone := encodeTombstone(time.Now().Add(ttl))
 	pipe := p.rdb.Pipeline()
 	for _, key := range p.redisKeys(c) {
-		pipe.Set(ctx, key, tombstone, p.cfg.tombstoneTTL())
+		pipe.Set(ctx, key, p.mac.seal(key, stone), ttl)
 	}
 	pipe.Publish(ctx, p.cfg.Channel, payload)
 	_, err = pipe.Exec(ctx)

@@ -18,7 +18,7 @@ func TestRedisKilledMidTest(t *testing.T) {
 	databaseURL := testenv.NewDatabase(t)
 	store := newStore(t, databaseURL)
 	other := newStore(t, databaseURL) // another process's store, which notifies nobody
-	cfg := Config{BaseDomain: "example.com", KeyPrefix: "tg:"}
+	cfg := Config{BaseDomain: "example.com", KeyPrefix: "tg:", MACKeys: testenv.EntryKeys()}
 	r := startResolver(t, cfg, store, newRedisClient(t, srv.url()))
 	store.SetNotifier(r)
 	acme := insertTenant(t, store, "acme")
@@ -155,7 +155,7 @@ func TestRedisFrozen(t *testing.T) {
 	testenv.Integration(t)
 	srv := startRedisServer(t)
 	store := newStore(t, "")
-	cfg := Config{BaseDomain: "example.com", KeyPrefix: "tg:", HealthCheckInterval: 200 * time.Millisecond}
+	cfg := Config{BaseDomain: "example.com", KeyPrefix: "tg:", HealthCheckInterval: 200 * time.Millisecond, MACKeys: testenv.EntryKeys()}
 	r := startResolver(t, cfg, store, newRedisClient(t, srv.url()))
 	tenants := []*tenantstore.Tenant{insertTenant(t, store, "acme"), insertTenant(t, store, "globex")}
 

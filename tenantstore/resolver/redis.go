@@ -14,15 +14,22 @@ import (
 
 // wireVersion is the version of the Redis entry format; entries of another
 // version are treated as misses (and overwritten), so a rolling upgrade that
-// changes the format never misreads an old entry.
-const wireVersion = 1
+// changes the format never misreads an old entry. Version 2 added the MAC
+// and the expiry, and dropped the secrets.
+const wireVersion = 2
 
-// wireTenant is a tenant as stored in Redis. Unlike tenantstore.Tenant's own
-// JSON it carries every field, secrets included (the appserver needs the role
-// password and the explicit URL to connect), so it is never used for output.
+// wireTenant is a tenant as stored in Redis: everything the edge and the
+// appserver's routing need, and no secret. The database URL of an explicit
+// placement (it may hold a password) and the login role's password are
+// never written: appservers read them from the control plane by tenant id
+// (DatabaseURLs). Exp (Unix seconds) ends the entry even if someone writes
+// it back after Redis expired it, so an old entry cannot be replayed for
+// ever.
 type wireTenant struct {
 	V             int                  `json:"v"`
 	NotFound      bool                 `json:"nf,omitempty"`
+	Gone          bool                 `json:"gone,omitempty"`
+	Exp           int64                `json:"exp"`
 	ID            string               `json:"id,omitempty"`
 	Name          string               `json:"name,omitempty"`
 	Subdomain     string               `json:"sub,omitempty"`
@@ -31,27 +38,23 @@ type wireTenant struct {
 	MaxUsers      int                  `json:"max_users,omitempty"`
 	MultiLocation bool                 `json:"multi,omitempty"`
 	DatabaseName  string               `json:"db,omitempty"`
-	URL           string               `json:"url,omitempty"`
 	Host          string               `json:"host,omitempty"`
 	Port          int                  `json:"port,omitempty"`
 	User          string               `json:"user,omitempty"`
 	PasswordEnv   string               `json:"pwenv,omitempty"`
 	RoleName      string               `json:"role,omitempty"`
-	RolePassword  string               `json:"rolepw,omitempty"`
 	Domains       []tenantstore.Domain `json:"domains"`
 	CreatedAt     time.Time            `json:"created"`
 	UpdatedAt     time.Time            `json:"updated"`
 	Version       int64                `json:"version,omitempty"`
 }
 
-// negativeWire is the Redis value meaning "no such tenant".
-var negativeWire = []byte(`{"v":1,"nf":true}`)
-
-// tombstone is the value Notify leaves in place of a changed entry, for
-// tombstoneTTL. A load that read the source before the change cannot write
-// its outdated answer over it (see setUnlessTombstone); readers treat it as
-// a miss.
-const tombstone = `{"v":1,"gone":true}`
+// tombstonePrefix starts the payload Notify leaves in place of a changed
+// entry, for tombstoneTTL. A load that read the source before the change
+// cannot write its outdated answer over it (see setUnlessTombstone);
+// readers treat it as a miss. The script recognises it by this prefix, as
+// the MAC and expiry differ from key to key.
+const tombstonePrefix = `{"v":2,"gone":true`
 
 // tombstoneTTL is how long a tombstone blocks writes. It must outlast any
 // load that read the source before the change: SourceTimeout plus
@@ -60,11 +63,13 @@ func (c *Config) tombstoneTTL() time.Duration {
 	return c.SourceTimeout + c.RedisTimeout + time.Second
 }
 
-// setUnlessTombstone sets KEYS[1] to ARGV[1] with expiry ARGV[2] ms unless it
-// holds the tombstone ARGV[3]. One key per call, so it works on a cluster.
+// setUnlessTombstone sets KEYS[1] to ARGV[1] with expiry ARGV[2] ms unless
+// its payload (after the MAC and the dot, ARGV[4] bytes in) starts with the
+// tombstone prefix ARGV[3]. One key per call, so it works on a cluster.
 var setUnlessTombstone = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
-if v == ARGV[3] then return 0 end
+local from = tonumber(ARGV[4]) + 1
+if v and string.sub(v, from, from + string.len(ARGV[3]) - 1) == ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
@@ -72,27 +77,38 @@ return 1
 // errTombstone is decodeTenant's answer for a tombstone.
 var errTombstone = errors.New("cached tenant was just invalidated")
 
-// encodeTenant returns the Redis value for t; nil means "no such tenant".
-func encodeTenant(t *tenantstore.Tenant) ([]byte, error) {
+// errExpired is decodeTenant's answer for an entry past its expiry.
+var errExpired = errors.New("cached tenant entry expired")
+
+// maxClockSkew is how far past its expiry an entry is still believed, for
+// the clocks of the processes sharing Redis differ a little.
+const maxClockSkew = 30 * time.Second
+
+// encodeTenant returns the payload of a Redis entry for t (nil: "no such
+// tenant") that ends at exp.
+func encodeTenant(t *tenantstore.Tenant, exp time.Time) ([]byte, error) {
 	if t == nil {
-		return negativeWire, nil
+		return json.Marshal(wireTenant{V: wireVersion, NotFound: true, Exp: exp.Unix()})
 	}
 	p := t.Placement
 	return json.Marshal(wireTenant{
-		V: wireVersion, ID: t.ID, Name: t.Name, Subdomain: t.Subdomain, AdminEmail: t.AdminEmail,
+		V: wireVersion, Exp: exp.Unix(), ID: t.ID, Name: t.Name, Subdomain: t.Subdomain, AdminEmail: t.AdminEmail,
 		Status: t.Status, MaxUsers: t.MaxUsers, MultiLocation: t.MultiLocation, DatabaseName: t.DatabaseName,
-		URL: p.URL, Host: p.Host, Port: p.Port, User: p.User, PasswordEnv: p.PasswordEnv,
-		RoleName: p.RoleName, RolePassword: p.RolePassword,
+		Host: p.Host, Port: p.Port, User: p.User, PasswordEnv: p.PasswordEnv, RoleName: p.RoleName,
 		Domains: t.Domains, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version,
 	})
 }
 
-// decodeTenant parses a Redis value. It returns (nil, nil) for "no such
-// tenant" and an error for anything it does not understand.
-func decodeTenant(b []byte) (*tenantstore.Tenant, error) {
-	if string(b) == tombstone {
-		return nil, errTombstone
-	}
+// encodeTombstone returns the payload of a tombstone that ends at exp.
+func encodeTombstone(exp time.Time) []byte {
+	return fmt.Appendf(nil, `%s,"exp":%d}`, tombstonePrefix, exp.Unix())
+}
+
+// decodeTenant parses the payload of a Redis entry read at now. It returns
+// (nil, nil) for "no such tenant", errTombstone for a tombstone, errExpired
+// past the entry's expiry, and another error for anything it does not
+// understand.
+func decodeTenant(b []byte, now time.Time) (*tenantstore.Tenant, error) {
 	var w wireTenant
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("decoding cached tenant: %w", err)
@@ -100,21 +116,37 @@ func decodeTenant(b []byte) (*tenantstore.Tenant, error) {
 	if w.V != wireVersion {
 		return nil, fmt.Errorf("decoding cached tenant: format version %d, want %d", w.V, wireVersion)
 	}
-	if w.NotFound {
-		return nil, nil
+	if now.After(time.Unix(w.Exp, 0).Add(maxClockSkew)) {
+		return nil, errExpired
 	}
-	if w.ID == "" || w.Subdomain == "" {
+	switch {
+	case w.Gone:
+		return nil, errTombstone
+	case w.NotFound:
+		return nil, nil
+	case w.ID == "" || w.Subdomain == "":
 		return nil, errors.New("decoding cached tenant: id or subdomain missing")
 	}
 	return &tenantstore.Tenant{
 		ID: w.ID, Name: w.Name, Subdomain: w.Subdomain, AdminEmail: w.AdminEmail, Status: w.Status,
 		MaxUsers: w.MaxUsers, MultiLocation: w.MultiLocation, DatabaseName: w.DatabaseName,
 		Placement: tenantstore.Placement{
-			URL: w.URL, Host: w.Host, Port: w.Port, User: w.User, PasswordEnv: w.PasswordEnv,
-			RoleName: w.RoleName, RolePassword: w.RolePassword,
+			Host: w.Host, Port: w.Port, User: w.User, PasswordEnv: w.PasswordEnv, RoleName: w.RoleName,
 		},
 		Domains: w.Domains, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version,
 	}, nil
+}
+
+// withoutSecrets returns t, or a copy of it without the secrets a Redis
+// entry never carries, so that the resolver's answers are the same whichever
+// layer they come from.
+func withoutSecrets(t *tenantstore.Tenant) *tenantstore.Tenant {
+	if t == nil || (t.Placement.URL == "" && t.Placement.RolePassword == "") {
+		return t
+	}
+	cp := *t
+	cp.Placement.URL, cp.Placement.RolePassword = "", ""
+	return &cp
 }
 
 // redisKey returns the Redis key of one lookup.
@@ -146,7 +178,8 @@ func (r *Resolver) fromRedis(ctx context.Context, k kind, key string) (t *tenant
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RedisTimeout)
 	defer cancel()
-	b, err := r.rdb.Get(ctx, r.cfg.redisKey(k, key)).Bytes()
+	rk := r.cfg.redisKey(k, key)
+	b, err := r.rdb.Get(ctx, rk).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		r.stats.redisMisses.Add(1)
@@ -155,14 +188,23 @@ func (r *Resolver) fromRedis(ctx context.Context, k kind, key string) (t *tenant
 		r.redisFailure()
 		return nil, redisFailed
 	}
-	t, err = decodeTenant(b)
-	if errors.Is(err, errTombstone) {
+	payload, ok := r.mac.open(rk, b)
+	if ok {
+		t, err = decodeTenant(payload, time.Now())
+	}
+	switch {
+	case !ok, errors.Is(err, errExpired):
+		// Forged, copied from another key, MACed with a key no longer
+		// listed, or replayed after its time: not believed. The source's
+		// answer overwrites it.
+		r.badEntry(rk)
+		return nil, redisMiss
+	case errors.Is(err, errTombstone):
 		r.stats.redisMisses.Add(1)
 		return nil, redisInvalidated
-	}
-	if err != nil {
-		// Unreadable (another format version, corruption): a miss that the
-		// source's answer will overwrite.
+	case err != nil:
+		// Authentic but unreadable (another format version): a miss that
+		// the source's answer will overwrite.
 		r.stats.redisMisses.Add(1)
 		return nil, redisMiss
 	}
@@ -175,7 +217,11 @@ func (r *Resolver) fromRedis(ctx context.Context, k kind, key string) (t *tenant
 // "no such tenant" under key for NegativeTTL. Failures only count: the caller
 // already has its answer.
 func (r *Resolver) toRedis(ctx context.Context, k kind, key string, t *tenantstore.Tenant, gen uint64) {
-	b, err := encodeTenant(t)
+	ttl := r.cfg.RedisTTL
+	if t == nil {
+		ttl = r.cfg.NegativeTTL
+	}
+	payload, err := encodeTenant(t, time.Now().Add(ttl))
 	if err != nil {
 		r.redisFailure()
 		return
@@ -187,11 +233,8 @@ func (r *Resolver) toRedis(ctx context.Context, k kind, key string, t *tenantsto
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RedisTimeout)
 	defer cancel()
-	ttl := r.cfg.RedisTTL
 	keys := []string{r.cfg.redisKey(k, key)}
-	if t == nil {
-		ttl = r.cfg.NegativeTTL
-	} else {
+	if t != nil {
 		keys = []string{r.cfg.redisKey(kindID, t.ID), r.cfg.redisKey(kindHost, r.cfg.hostOf(t.Subdomain))}
 		if k == kindHost && key != r.cfg.hostOf(t.Subdomain) {
 			keys = append(keys, r.cfg.redisKey(kindHost, key))
@@ -201,10 +244,19 @@ func (r *Resolver) toRedis(ctx context.Context, k kind, key string, t *tenantsto
 	// script is a few hundred bytes.
 	pipe := r.rdb.Pipeline()
 	for _, rk := range keys {
-		setUnlessTombstone.Eval(ctx, pipe, []string{rk}, b, ttl.Milliseconds(), tombstone)
+		setUnlessTombstone.Eval(ctx, pipe, []string{rk}, r.mac.seal(rk, payload), ttl.Milliseconds(), tombstonePrefix, macLen+1)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		r.redisFailure()
+	}
+}
+
+// badEntry counts and reports a Redis entry that failed verification.
+func (r *Resolver) badEntry(redisKey string) {
+	r.stats.redisMisses.Add(1)
+	r.stats.badEntries.Add(1)
+	if r.cfg.OnBadEntry != nil {
+		r.cfg.OnBadEntry(redisKey)
 	}
 }
 

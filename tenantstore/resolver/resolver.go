@@ -47,12 +47,15 @@ func (k kind) String() string {
 // invalidations, and Close it when done.
 //
 // The *tenantstore.Tenant values it returns are shared between callers and
-// with its cache: callers must not modify them.
+// with its cache: callers must not modify them. They carry no secret:
+// Placement.URL and Placement.RolePassword are empty (DatabaseURLs reads a
+// tenant's database URL from the control plane).
 type Resolver struct {
 	cfg Config
 	src Source
 	rdb redis.UniversalClient // nil: memory and source only
 	pub publisher
+	mac entryMAC
 	mem *memory
 
 	hostFlight singleflight.Group
@@ -72,7 +75,7 @@ type Resolver struct {
 }
 
 // New returns a Resolver over src, with Redis as the shared layer when rdb is
-// not nil. The caller owns rdb (see NewRedisClient) and closes it after the
+// not nil; with Redis, cfg.MACKeys is required (ErrNoEntryKeys). The caller owns rdb (see NewRedisClient) and closes it after the
 // Resolver. Until Start has subscribed to invalidations, memory entries are
 // fresh for DegradedTTL only; without Redis, for TTL (changes made by other
 // processes are then seen only after TTL).
@@ -84,11 +87,17 @@ func New(cfg Config, src Source, rdb redis.UniversalClient) (*Resolver, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if rdb != nil {
+		if err := checkKeys(cfg.MACKeys); err != nil {
+			return nil, fmt.Errorf("creating resolver: %w", err)
+		}
+	}
 	mem, err := newMemory(cfg)
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: cfg, src: src, rdb: rdb, pub: publisher{cfg: cfg, rdb: rdb}, mem: mem}
+	mac := entryMAC{keys: cfg.MACKeys}
+	r := &Resolver{cfg: cfg, src: src, rdb: rdb, pub: publisher{cfg: cfg, rdb: rdb, mac: mac}, mac: mac, mem: mem}
 	if rdb == nil {
 		mem.ttl.Store(int64(cfg.TTL))
 	} else {
@@ -216,7 +225,7 @@ func (r *Resolver) fromSource(ctx context.Context, k kind, key string) (*tenants
 	}
 	switch {
 	case err == nil:
-		return t, nil
+		return withoutSecrets(t), nil
 	case errors.Is(err, tenantstore.ErrNotFound):
 		r.stats.sourceNotFound.Add(1)
 		return nil, err

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,7 +71,7 @@ func newRedisClient(t testing.TB, url string) redis.UniversalClient {
 // testConfig returns a config with a private Redis key prefix.
 func testConfig(t testing.TB) Config {
 	t.Helper()
-	return Config{BaseDomain: "example.com", KeyPrefix: testenv.KeyPrefix(t)}
+	return Config{BaseDomain: "example.com", KeyPrefix: testenv.KeyPrefix(t), MACKeys: testenv.EntryKeys()}
 }
 
 // startResolver creates and starts a resolver and, with Redis, waits until
@@ -305,4 +307,62 @@ func replaceHost(rawURL, hostport string) string {
 	}
 	u.Host = hostport
 	return u.String()
+}
+
+// mustPublisher is NewPublisher for tests.
+func mustPublisher(t testing.TB, rdb redis.UniversalClient, cfg Config) tenantstore.Notifier {
+	t.Helper()
+	p, err := NewPublisher(rdb, cfg)
+	if err != nil {
+		t.Fatalf("NewPublisher: %v", err)
+	}
+	return p
+}
+
+// isTombstone reports whether value, read under key, is an authentic
+// tombstone.
+func isTombstone(cfg Config, key, value string) bool {
+	payload, ok := entryMAC{keys: cfg.MACKeys}.open(key, []byte(value))
+	if !ok {
+		return false
+	}
+	_, err := decodeTenant(payload, time.Now())
+	return errors.Is(err, errTombstone)
+}
+
+// scanPrefix returns every key under prefix in the test Redis with its
+// value.
+func scanPrefix(t testing.TB, prefix string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	rdb := testenv.Redis(t)
+	out := map[string]string{}
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		v, err := rdb.Get(ctx, iter.Val()).Result()
+		if err == nil {
+			out[iter.Val()] = v
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("scanning %s*: %v", prefix, err)
+	}
+	return out
+}
+
+// credentialsInURL matches a URL with a password in its user info
+// ("scheme://user:password@") or in its query.
+var credentialsInURL = regexp.MustCompile(`://[^/@\s"]*:[^/@\s"]*@|[?&]password=`)
+
+// secretIn says which secret value contains, "" when none.
+func secretIn(value string, secrets ...string) string {
+	for _, s := range secrets {
+		if strings.Contains(value, s) {
+			return "the password " + s
+		}
+	}
+	if credentialsInURL.MatchString(value) {
+		return "a URL with credentials"
+	}
+	return ""
 }

@@ -10,6 +10,7 @@ type Stats struct {
 	RedisHits          uint64 // misses answered by Redis
 	RedisMisses        uint64 // Redis had no (readable) entry
 	RedisErrors        uint64 // failed Redis calls (Redis is then skipped for RedisRetryAfter)
+	BadEntries         uint64 // Redis entries that failed verification (counted in RedisMisses too)
 	SourceQueries      uint64 // reads of the source
 	SourceNotFound     uint64 // source reads that found no tenant
 	SourceErrors       uint64 // source reads that failed (timeout, connection refused, …)
@@ -25,6 +26,7 @@ type counters struct {
 	misses, redisHits, redisMisses, redisErrors         atomic.Uint64
 	sourceQueries, sourceNotFound, sourceErrors         atomic.Uint64
 	staleAnswers, unavailable, invalidations, subLosses atomic.Uint64
+	badEntries                                          atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -32,7 +34,7 @@ func (r *Resolver) Stats() Stats {
 	c := &r.stats
 	return Stats{
 		Misses: c.misses.Load(), RedisHits: c.redisHits.Load(), RedisMisses: c.redisMisses.Load(),
-		RedisErrors: c.redisErrors.Load(), SourceQueries: c.sourceQueries.Load(),
+		RedisErrors: c.redisErrors.Load(), BadEntries: c.badEntries.Load(), SourceQueries: c.sourceQueries.Load(),
 		SourceNotFound: c.sourceNotFound.Load(), SourceErrors: c.sourceErrors.Load(),
 		StaleAnswers: c.staleAnswers.Load(), Unavailable: c.unavailable.Load(),
 		Invalidations: c.invalidations.Load(), SubscriptionLosses: c.subLosses.Load(),
