@@ -27,6 +27,13 @@ func TestNormalizeSubdomain(t *testing.T) {
 		{"reserved", "admin", "", false},
 		{"reserved any case", "WWW", "", false},
 		{"sql", "a'; drop table tenants; --", "", false},
+		{"valid A-label", "xn--mnchen-3ya", "xn--mnchen-3ya", true},
+		{"valid A-label, upper-case", "XN--MNCHEN-3YA", "xn--mnchen-3ya", true},
+		{"double hyphen elsewhere", "ab--cd", "ab--cd", true},
+		{"xn-- not punycode", "xn--a", "", false},
+		{"xn-- of plain ASCII", "xn--acme-", "", false},
+		{"xn-- of plain ASCII, no trailing hyphen", "xn--acme", "", false},
+		{"bare xn--", "xn--", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
