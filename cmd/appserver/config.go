@@ -31,6 +31,7 @@ type config struct {
 	RedisKeyPrefix     string // must match caddy's and tenantctl's; resolver default when empty
 	BaseDomain         string
 	SigningKeys        string   // secret
+	BackupKey          string   // secret; BACKUP_KEY, manifest keys derive from SigningKeys when empty
 	AdminTokens        []string // secret
 	MaxTenantPools     int
 	PoolMaxConns       int32
@@ -53,6 +54,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		RedisURL:    str("REDIS_URL", defaultRedisURL),
 		BaseDomain:  str("BASE_DOMAIN", defaultBaseDomain),
 		SigningKeys: getenv("TENANT_SIGNING_KEYS"),
+		BackupKey:   getenv("BACKUP_KEY"),
 		// Used by the admin API's provisioning; tenantstore's default when unset.
 		TenantDBPrefix: strings.TrimSpace(getenv("TENANT_DB_PREFIX")),
 		BackupDir:      strings.TrimSpace(getenv("BACKUP_DIR")),
