@@ -64,6 +64,8 @@ func TestAdminBadInputIsA400NamingTheField(t *testing.T) {
 		{"create: name with a line separator", "POST", "/api/tenants", create("name", `"Beta\u2028Acme"`), "name"},
 		{"create: name with a bidi override", "POST", "/api/tenants", create("name", `"Beta\u202eemca"`), "name"},
 		{"create: name with a zero-width space", "POST", "/api/tenants", create("name", `"Be\u200bta"`), "name"},
+		{"create: admin_email with a bidi override", "POST", "/api/tenants", create("admin_email", `"bo\u202ess@beta.example.com"`), "admin_email"},
+		{"create: admin_email with a zero-width space", "POST", "/api/tenants", create("admin_email", `"bo\u200bss@beta.example.com"`), "admin_email"},
 		{"create: subdomain an invalid xn-- label", "POST", "/api/tenants", create("subdomain", `"xn--a"`), "subdomain"},
 		{"create: subdomain xn-- of plain ASCII", "POST", "/api/tenants", create("subdomain", `"xn--beta-"`), "subdomain"},
 		{"create: max_users beyond the bound", "POST", "/api/tenants", create("max_users", "1000001"), "max_users"},

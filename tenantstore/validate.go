@@ -190,11 +190,16 @@ func SubdomainOf(host, baseDomain string) (string, bool) {
 	return sub, true
 }
 
-// ValidateEmail checks an e-mail address and names field in the error.
+// ValidateEmail checks an e-mail address and names field in the error. Like
+// names, an address may hold printable runes only (ValidateText): net/mail
+// alone lets bidi overrides and zero-width characters through.
 func ValidateEmail(field, addr string) error {
 	a, err := mail.ParseAddress(addr)
 	if err != nil || a.Address != addr || !strings.Contains(addr[strings.LastIndexByte(addr, '@')+1:], ".") && !strings.HasSuffix(addr, "@localhost") {
 		return invalid(field, "must be a valid e-mail address")
+	}
+	if err := ValidateText(field, addr, MaxTextLength); err != nil {
+		return err
 	}
 	return nil
 }

@@ -53,6 +53,18 @@ func TestNormalizeDomain(t *testing.T) {
 	}
 }
 
+func TestValidateEmailRefusesInvisibleCharacters(t *testing.T) {
+	for _, addr := range []string{"a\u202eb@example.com", "a@exa\u200bmple.com", "\"a\tb\"@example.com"} {
+		var ve *ValidationError
+		if err := ValidateEmail("admin_email", addr); !errors.As(err, &ve) || ve.Field != "admin_email" {
+			t.Errorf("ValidateEmail(%q) = %v, want a validation error for field admin_email", addr, err)
+		}
+	}
+	if err := ValidateEmail("admin_email", "ü@example.com"); err != nil {
+		t.Errorf("ValidateEmail(ü@example.com) = %v, want nil", err)
+	}
+}
+
 func TestValidateText(t *testing.T) {
 	for _, s := range []string{"Acme", "Acme Ünïcode 株式会社 ✓", "O'Brien & Sons, Ltd. (HQ) #1", "مرحبا", "Zürich — 1 Main St"} {
 		if err := ValidateText("name", s, MaxNameLength); err != nil {
