@@ -69,6 +69,8 @@ func TestAdminBadInputIsA400NamingTheField(t *testing.T) {
 		{"create: subdomain an invalid xn-- label", "POST", "/api/tenants", create("subdomain", `"xn--a"`), "subdomain"},
 		{"create: subdomain xn-- of plain ASCII", "POST", "/api/tenants", create("subdomain", `"xn--beta-"`), "subdomain"},
 		{"create: max_users beyond the bound", "POST", "/api/tenants", create("max_users", "1000001"), "max_users"},
+		{"create: body a list", "POST", "/api/tenants", `[{"name": "Beta"}]`, "body"},
+		{"create: body a string", "POST", "/api/tenants", `"Beta"`, "body"},
 		{"patch: max_users beyond int32", "PATCH", "/api/tenants/acme", `{"max_users": 2147483648}`, "max_users"},
 		{"patch: max_users beyond the bound", "PATCH", "/api/tenants/acme", `{"max_users": 5000000}`, "max_users"},
 		{"patch: max_users beyond int64", "PATCH", "/api/tenants/acme", `{"max_users": 1e20}`, "max_users"},

@@ -44,6 +44,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		switch {
 		case errors.As(err, &fe):
 			return invalidField(fe.field, fe.msg)
+		case errors.As(err, &te) && te.Field == "":
+			return invalidField("body", "a JSON object is required")
 		case errors.As(err, &te):
 			msg := "must be a " + jsonKind(te.Type.Kind().String())
 			if strings.HasPrefix(te.Value, "number") && strings.HasPrefix(te.Type.Kind().String(), "int") {
