@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/idna"
 )
 
 func TestNormalizeSubdomain(t *testing.T) {
@@ -53,7 +55,7 @@ func TestNormalizeSubdomain(t *testing.T) {
 }
 
 func FuzzNormalizeSubdomain(f *testing.F) {
-	for _, s := range []string{"acme", "A-1", "-x", "x-", "", "admin", strings.Repeat("z", 64), "é"} {
+	for _, s := range []string{"acme", "A-1", "-x", "x-", "", "admin", strings.Repeat("z", 64), "é", "xn--mnchen-3ya", "xn--a", "xn--acme-"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -63,6 +65,9 @@ func FuzzNormalizeSubdomain(f *testing.F) {
 		}
 		if !isLabel(got) || got != strings.ToLower(in) {
 			t.Fatalf("NormalizeSubdomain(%q) = %q, not a lower-case label of the input", in, got)
+		}
+		if u, err := idna.Registration.ToUnicode(got); strings.HasPrefix(got, "xn--") && (err != nil || u == got) {
+			t.Fatalf("NormalizeSubdomain(%q) = %q, an xn-- label that is not a valid A-label (%v)", in, got, err)
 		}
 		if again, err := NormalizeSubdomain(got, DefaultReservedSubdomains); err != nil || again != got {
 			t.Fatalf("NormalizeSubdomain(%q) = %q, %v; want idempotent %q", got, again, err, got)
