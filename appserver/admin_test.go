@@ -146,7 +146,12 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	}
 	t.Cleanup(e.m.Close)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }}, Drain: 100 * time.Millisecond})
+	manifestKeys, err := tenantops.ManifestKeys([]tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }}, Drain: 100 * time.Millisecond,
+		ManifestKeys: manifestKeys})
 	if err != nil {
 		t.Fatal(err)
 	}

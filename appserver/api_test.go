@@ -333,6 +333,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		{"report longer than MaxReportDays", "GET", "/api/reports/sales?from=1900-01-01&to=2026-01-01", nil, 400, "invalid_field", "from"},
 		{"malformed id", "GET", "/api/customers/42", nil, 404, "not_found", ""},
 		{"user short password", "POST", "/api/users", map[string]any{"email": "x@acme.example", "password": "short"}, 400, "invalid_field", "password"},
+		{"user password over 72 bytes", "POST", "/api/users", map[string]any{"email": "x@acme.example", "password": strings.Repeat("é", 37)}, 400, "invalid_field", "password"},
 		{"user bad role", "POST", "/api/users", map[string]any{"email": "x@acme.example", "password": "long enough", "role": "god"}, 400, "invalid_field", "role"},
 		{"user email taken", "POST", "/api/users", map[string]any{"email": "admin@acme.example.com", "password": "long enough"}, 409, "email_taken", "email"},
 	}

@@ -44,8 +44,15 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		switch {
 		case errors.As(err, &fe):
 			return invalidField(fe.field, fe.msg)
+		case errors.As(err, &te) && te.Field == "":
+			return invalidField("body", "a JSON object is required")
 		case errors.As(err, &te):
-			return invalidField(te.Field, "must be a "+jsonKind(te.Type.Kind().String()))
+			msg := "must be a " + jsonKind(te.Type.Kind().String())
+			if strings.HasPrefix(te.Value, "number") && strings.HasPrefix(te.Type.Kind().String(), "int") {
+				// 2.5, or 1e20 beyond int64: say what fits.
+				msg = "must be a whole number within range"
+			}
+			return invalidField(te.Field, msg)
 		case errors.As(err, &mbe):
 			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "request body too large"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):

@@ -87,8 +87,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Password) < MinPasswordLength {
 		return invalidField("password", "must be at least 8 characters")
 	}
-	if len(req.Password) > 72 {
-		return invalidField("password", "must be at most 72 bytes")
+	if len(req.Password) > tenantstore.MaxPasswordBytes { // bytes, not runes: bcrypt's limit
+		return invalidField("password", "must be at most 72 bytes (UTF-8)")
 	}
 	if len(req.Name) > 200 {
 		return invalidField("name", "must be at most 200 characters")

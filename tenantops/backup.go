@@ -20,7 +20,8 @@ import (
 )
 
 // ManifestFormat is the version of the manifest written beside each dump.
-const ManifestFormat = 1
+// Format 2 added MAC; format 1 manifests (unsigned) are refused.
+const ManifestFormat = 2
 
 // Suffixes of the files written beside a dump.
 const (
@@ -34,7 +35,9 @@ var ErrBadBackup = errors.New("bad backup")
 
 // Manifest describes a dump: whose it is, its checksum, and the schema
 // version and row counts taken in the same snapshot as the dump, so a
-// restore can prove it restored everything.
+// restore can prove it restored everything. MAC authenticates all of it
+// (see Config.ManifestKeys), so that whoever can write to the backup
+// directory cannot make a restore believe an edited manifest.
 type Manifest struct {
 	Format       int       `json:"format"`
 	Subdomain    string    `json:"subdomain"`
@@ -45,6 +48,9 @@ type Manifest struct {
 	Size         int64     `json:"size"`
 	SHA256       string    `json:"sha256"`
 	Contents
+	// MAC is the HMAC-SHA256 (hex) of every other field, made with the
+	// first of Config.ManifestKeys.
+	MAC string `json:"mac"`
 }
 
 // BackupResult is what Backup wrote.
@@ -71,6 +77,9 @@ func BackupName(sub string, t time.Time) string {
 // overwrites a file: when any of the three exists it fails, and on any
 // failure it removes what it wrote.
 func (o *Ops) Backup(ctx context.Context, sub, dir string, progress func(step string)) (*BackupResult, error) {
+	if len(o.cfg.ManifestKeys) == 0 {
+		return nil, fmt.Errorf("backing up tenant %q: %w", sub, ErrNoManifestKey)
+	}
 	pgDump, err := lookTool(o.cfg.PgDump)
 	if err != nil {
 		return nil, fmt.Errorf("backing up tenant %q: %w", sub, err)
@@ -162,6 +171,12 @@ func (o *Ops) dump(ctx context.Context, t *tenantstore.Tenant, pgDump, path stri
 	}
 	m := Manifest{Format: ManifestFormat, Subdomain: t.Subdomain, TenantID: t.ID, DatabaseName: t.DatabaseName,
 		CreatedAt: o.cfg.Now().UTC(), Dump: base, Size: cw.n, SHA256: sum, Contents: contents}
+	// A move's temporary dump is never verified and may go unsigned.
+	if len(o.cfg.ManifestKeys) > 0 {
+		if err := signManifest(o.cfg.ManifestKeys, &m); err != nil {
+			return nil, err
+		}
+	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err
@@ -185,18 +200,22 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // VerifyBackup checks the backup at file before anything is changed: its
-// checksum file and manifest exist, the file's SHA-256 and size match both,
-// and pg_restore can read its table of contents. Any fault is an
-// ErrBadBackup error saying what is wrong.
+// checksum file and manifest exist, the manifest is signed with one of
+// Config.ManifestKeys, the file's SHA-256 and size match both, and
+// pg_restore can read its table of contents. Any fault is an ErrBadBackup
+// error saying what is wrong; without keys it is ErrNoManifestKey.
 func (o *Ops) VerifyBackup(ctx context.Context, file string) (Manifest, error) {
 	pgRestore, err := lookTool(o.cfg.PgRestore)
 	if err != nil {
 		return Manifest{}, err
 	}
-	return verifyBackup(ctx, pgRestore, file)
+	return verifyBackup(ctx, pgRestore, file, o.cfg.ManifestKeys)
 }
 
-func verifyBackup(ctx context.Context, pgRestore, file string) (Manifest, error) {
+func verifyBackup(ctx context.Context, pgRestore, file string, keys [][]byte) (Manifest, error) {
+	if len(keys) == 0 {
+		return Manifest{}, fmt.Errorf("checking backup %s: %w", file, ErrNoManifestKey)
+	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w %s: %s; nothing was changed", ErrBadBackup, file, fmt.Sprintf(format, args...))
 	}
@@ -224,8 +243,19 @@ func verifyBackup(ctx context.Context, pgRestore, file string) (Manifest, error)
 	if err := json.Unmarshal(mb, &m); err != nil {
 		return Manifest{}, bad("its manifest %s is not valid JSON (%v)", file+ManifestSuffix, err)
 	}
+	if m.Format == 1 {
+		return Manifest{}, bad("its manifest %s is of format 1, written before backups were signed, so it cannot be authenticated; "+
+			"restore it by hand with pg_restore if you trust it, and take a new backup", file+ManifestSuffix)
+	}
 	if m.Format != ManifestFormat || m.Subdomain == "" || m.Tables == nil {
 		return Manifest{}, bad("its manifest %s is not a tenantgate manifest of format %d", file+ManifestSuffix, ManifestFormat)
+	}
+	if m.MAC == "" {
+		return Manifest{}, bad("its manifest %s is not signed", file+ManifestSuffix)
+	}
+	if !manifestSigned(keys, m) {
+		return Manifest{}, bad("the signature of its manifest %s does not verify: the manifest was edited, "+
+			"or signed with a key that is no longer listed in TENANT_SIGNING_KEYS or BACKUP_KEY", file+ManifestSuffix)
 	}
 	if !strings.EqualFold(m.SHA256, want) {
 		return Manifest{}, bad("the checksum file and the manifest disagree")

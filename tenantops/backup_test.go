@@ -2,6 +2,7 @@ package tenantops_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"github.com/tenantgate/tenantgate/tenantops"
 	"os"
@@ -225,13 +226,19 @@ func TestRestoreFailingVerificationDropsTheNewDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Backup: %v", err)
 	}
-	// A manifest promising rows the dump does not hold: the restore runs,
-	// then verification must refuse to switch.
-	m, err := os.ReadFile(res.ManifestFile)
+	// A manifest promising rows the dump does not hold (signed, as by a
+	// faulty backup): the restore runs, then verification must refuse to
+	// switch.
+	m := res.Manifest
+	m.Tables["public.customers"] = 6
+	if err := e.ops.SignManifest(&m); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, res.ManifestFile, []byte(strings.Replace(string(m), `"public.customers": 5`, `"public.customers": 6`, 1)))
+	write(t, res.ManifestFile, b)
 	before := e.databases(t)
 
 	_, err = e.ops.Restore(ctx, "acme", res.File, tenantops.RestoreOptions{}, nil)

@@ -10,6 +10,9 @@ import (
 // package).
 var SameDatabase = sameDatabase
 
+// SignManifest signs m with the Ops' current manifest key, as Backup does.
+func (o *Ops) SignManifest(m *Manifest) error { return signManifest(o.cfg.ManifestKeys, m) }
+
 // SetClock replaces the clock that names backup files and databases.
 func (o *Ops) SetClock(now func() time.Time) { o.cfg.Now = now }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -45,7 +46,8 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn, Drain: 200 * time.Millisecond, QuietTimeout: 5 * time.Second, TempDir: t.TempDir()})
+	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn, Drain: 200 * time.Millisecond, QuietTimeout: 5 * time.Second, TempDir: t.TempDir(),
+		ManifestKeys: testManifestKeys(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +55,18 @@ func newEnv(t testing.TB) *env {
 }
 
 const adminPassword = "admin-password-1"
+
+// testSigningKeys are the TENANT_SIGNING_KEYS of the tests' Ops.
+var testSigningKeys = []tenanttoken.Key{{ID: "k1", Secret: []byte("0123456789abcdef0123456789abcdef")}}
+
+func testManifestKeys(t testing.TB) [][]byte {
+	t.Helper()
+	keys, err := tenantops.ManifestKeys(testSigningKeys, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
 
 // createTenant provisions sub with n customers.
 func (e *env) createTenant(t testing.TB, sub string, customers int) *tenantstore.Tenant {

@@ -66,6 +66,10 @@ type Config struct {
 	TempDir string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// ManifestKeys sign (the first) and verify (all) backup manifests; see
+	// ManifestKeys. Backup and Restore refuse to run without them
+	// (ErrNoManifestKey); Move does not need them.
+	ManifestKeys [][]byte
 }
 
 // Ops runs backups, restores and moves. It is safe for concurrent use, but

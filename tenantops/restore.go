@@ -66,7 +66,7 @@ func (o *Ops) freeName(ctx context.Context, server serverDB, current string) (st
 // Restore restores the backup at file into a new database for the tenant
 // with subdomain sub and switches the tenant to it:
 //
-//  1. verify the backup (checksum, manifest, readable archive) and that it
+//  1. verify the backup (signed manifest, checksum, readable archive) and that it
 //     is this tenant's — a bad file changes nothing;
 //  2. create a new database beside the current one, named by restoreName,
 //     owned by and connectable only by the tenant's login role;
@@ -94,7 +94,7 @@ func (o *Ops) restore(ctx context.Context, sub, file string, opts RestoreOptions
 		return nil, err
 	}
 	report(progress, "check backup")
-	m, err := verifyBackup(ctx, pgRestore, file)
+	m, err := verifyBackup(ctx, pgRestore, file, o.cfg.ManifestKeys)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,12 @@ const (
 	DefaultBcryptCost     = 10
 	// MaxNameLength bounds a tenant's and a location's name.
 	MaxNameLength = 200
+	// MaxMaxUsers bounds a tenant's max_users: far above any real
+	// organization, far below the control plane's int4 column.
+	MaxMaxUsers = 1_000_000
+	// MaxPasswordBytes is bcrypt's limit: a longer password is refused, not
+	// silently cut.
+	MaxPasswordBytes = 72
 	// staleProvisioning is how old a tenant stuck in provisioning (its
 	// creator crashed before undoing) must be before Delete accepts it.
 	staleProvisioning = 15 * time.Minute
@@ -168,8 +174,14 @@ func (m *Manager) validateCreate(req *CreateRequest) (*Tenant, error) {
 	if req.MaxUsers == 0 {
 		req.MaxUsers = DefaultMaxUsers
 	}
+	if err := validateMaxUsers(req.MaxUsers); err != nil {
+		return nil, err
+	}
 	if req.AdminPassword != "" && utf8.RuneCountInString(req.AdminPassword) < 8 {
 		return nil, invalid("admin_password", "must be at least 8 characters")
+	}
+	if len(req.AdminPassword) > MaxPasswordBytes {
+		return nil, invalid("admin_password", "must be at most %d bytes (UTF-8)", MaxPasswordBytes)
 	}
 	if err := m.validatePlacement(req.Placement); err != nil {
 		return nil, err
@@ -205,8 +217,12 @@ func validateName(field, name string) error {
 	if name == "" {
 		return invalid(field, "must not be empty")
 	}
-	if utf8.RuneCountInString(name) > MaxNameLength {
-		return invalid(field, "must be at most %d characters", MaxNameLength)
+	return ValidateText(field, name, MaxNameLength)
+}
+
+func validateMaxUsers(n int) error {
+	if n < 1 || n > MaxMaxUsers {
+		return invalid("max_users", "must be from 1 to %d", MaxMaxUsers)
 	}
 	return nil
 }
@@ -303,8 +319,8 @@ func (m *Manager) applyPatch(t *Tenant, p Patch) error {
 		t.Status = *p.Status
 	}
 	if p.MaxUsers != nil {
-		if *p.MaxUsers < 1 {
-			return invalid("max_users", "must be at least 1")
+		if err := validateMaxUsers(*p.MaxUsers); err != nil {
+			return err
 		}
 		t.MaxUsers = *p.MaxUsers
 	}

@@ -53,6 +53,9 @@ func (m *Manager) AddLocation(ctx context.Context, sub string, in LocationInput)
 	if err := validateCode(l.Code); err != nil {
 		return nil, err
 	}
+	if err := ValidateText("address", l.Address, MaxTextLength); err != nil {
+		return nil, err
+	}
 	if !t.MultiLocation {
 		existing, err := m.store.ListLocations(ctx, t.ID)
 		if err != nil {
@@ -99,7 +102,9 @@ func (m *Manager) UpdateLocation(ctx context.Context, sub, code string, p Locati
 		}
 	}
 	if p.Address != nil {
-		l.Address = strings.TrimSpace(*p.Address)
+		if l.Address = strings.TrimSpace(*p.Address); ValidateText("address", l.Address, MaxTextLength) != nil {
+			return nil, ValidateText("address", l.Address, MaxTextLength)
+		}
 	}
 	if p.Active != nil {
 		l.Active = *p.Active
@@ -127,9 +132,9 @@ func (m *Manager) DeleteLocation(ctx context.Context, sub, code string) error {
 func VerificationRecord(hostname string) string { return "_tenantgate." + hostname }
 
 func (m *Manager) normalizeDomain(hostname string) (string, error) {
-	h, ok := NormalizeHost(strings.TrimSpace(hostname))
-	if !ok || strings.Contains(hostname, ":") || !strings.Contains(h, ".") {
-		return "", invalid("hostname", "must be a DNS name such as shop.example.com")
+	h, err := NormalizeDomain(hostname)
+	if err != nil {
+		return "", err
 	}
 	if m.base != "" && (h == m.base || strings.HasSuffix(h, "."+m.base)) {
 		return "", invalid("hostname", "is inside %s; tenants get <subdomain>.%s without a custom domain", m.base, m.base)

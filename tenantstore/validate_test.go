@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/idna"
 )
 
 func TestNormalizeSubdomain(t *testing.T) {
@@ -27,6 +29,13 @@ func TestNormalizeSubdomain(t *testing.T) {
 		{"reserved", "admin", "", false},
 		{"reserved any case", "WWW", "", false},
 		{"sql", "a'; drop table tenants; --", "", false},
+		{"valid A-label", "xn--mnchen-3ya", "xn--mnchen-3ya", true},
+		{"valid A-label, upper-case", "XN--MNCHEN-3YA", "xn--mnchen-3ya", true},
+		{"double hyphen elsewhere", "ab--cd", "ab--cd", true},
+		{"xn-- not punycode", "xn--a", "", false},
+		{"xn-- of plain ASCII", "xn--acme-", "", false},
+		{"xn-- of plain ASCII, no trailing hyphen", "xn--acme", "", false},
+		{"bare xn--", "xn--", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,7 +55,7 @@ func TestNormalizeSubdomain(t *testing.T) {
 }
 
 func FuzzNormalizeSubdomain(f *testing.F) {
-	for _, s := range []string{"acme", "A-1", "-x", "x-", "", "admin", strings.Repeat("z", 64), "é"} {
+	for _, s := range []string{"acme", "A-1", "-x", "x-", "", "admin", strings.Repeat("z", 64), "é", "xn--mnchen-3ya", "xn--a", "xn--acme-"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -56,6 +65,9 @@ func FuzzNormalizeSubdomain(f *testing.F) {
 		}
 		if !isLabel(got) || got != strings.ToLower(in) {
 			t.Fatalf("NormalizeSubdomain(%q) = %q, not a lower-case label of the input", in, got)
+		}
+		if u, err := idna.Registration.ToUnicode(got); strings.HasPrefix(got, "xn--") && (err != nil || u == got) {
+			t.Fatalf("NormalizeSubdomain(%q) = %q, an xn-- label that is not a valid A-label (%v)", in, got, err)
 		}
 		if again, err := NormalizeSubdomain(got, DefaultReservedSubdomains); err != nil || again != got {
 			t.Fatalf("NormalizeSubdomain(%q) = %q, %v; want idempotent %q", got, again, err, got)

@@ -38,6 +38,7 @@ type config struct {
 	BaseDomain         string
 	SigningKeys        string   // secret
 	CacheKey           string   // secret; CACHE_KEY, authenticates Redis entries instead of keys derived from SigningKeys
+	BackupKey          string   // secret; BACKUP_KEY, manifest keys derive from SigningKeys when empty
 	AdminTokens        []string // secret
 	MaxTenantPools     int
 	PoolMaxConns       int32
@@ -63,6 +64,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		BaseDomain:  str("BASE_DOMAIN", defaultBaseDomain),
 		SigningKeys: getenv("TENANT_SIGNING_KEYS"),
 		CacheKey:    getenv("CACHE_KEY"),
+		BackupKey:   getenv("BACKUP_KEY"),
 		// Used by the admin API's provisioning; tenantstore's default when unset.
 		TenantDBPrefix: strings.TrimSpace(getenv("TENANT_DB_PREFIX")),
 		BackupDir:      strings.TrimSpace(getenv("BACKUP_DIR")),

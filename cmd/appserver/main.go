@@ -115,7 +115,11 @@ func run() error {
 	defer mgr.Close()
 	// Backups and moves run as jobs recorded in the control plane, so any
 	// appserver instance can report on a job another one started.
-	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn})
+	manifestKeys, err := tenantops.ManifestKeys(keys, cfg.BackupKey)
+	if err != nil {
+		return err
+	}
+	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn, ManifestKeys: manifestKeys})
 	if err != nil {
 		return err
 	}

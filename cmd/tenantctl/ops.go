@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantops"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -34,10 +36,15 @@ func (a *app) operations(ctx context.Context, drain time.Duration) (*tenantops.O
 		}
 		template = t
 	}
+	keys, err := a.manifestKeys()
+	if err != nil && !errors.Is(err, tenantops.ErrNoManifestKey) {
+		return nil, nil, err
+	}
 	ops, err := tenantops.New(tenantops.Config{
-		Store: a.store,
-		DSN:   tenantstore.DSNConfig{Template: template, Getenv: a.getenv},
-		Drain: drain,
+		Store:        a.store,
+		DSN:          tenantstore.DSNConfig{Template: template, Getenv: a.getenv},
+		Drain:        drain,
+		ManifestKeys: keys, // none: move works, backup and restore say what to set
 	})
 	if err != nil {
 		return nil, nil, err
@@ -48,6 +55,25 @@ func (a *app) operations(ctx context.Context, drain time.Duration) (*tenantops.O
 	}
 	a.close = append(a.close, jobs.Close)
 	return ops, jobs, nil
+}
+
+// manifestKeys are the keys that sign and check backup manifests, from
+// BACKUP_KEY or else TENANT_SIGNING_KEYS (tenantops.ManifestKeys); with
+// neither set it is tenantops.ErrNoManifestKey.
+func (a *app) manifestKeys() ([][]byte, error) {
+	var signing []tenanttoken.Key
+	if s := a.env("TENANT_SIGNING_KEYS", ""); s != "" {
+		keys, err := tenanttoken.ParseKeys(s)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("TENANT_SIGNING_KEYS: %w", err)}
+		}
+		signing = keys
+	}
+	keys, err := tenantops.ManifestKeys(signing, a.env("BACKUP_KEY", ""))
+	if err != nil && !errors.Is(err, tenantops.ErrNoManifestKey) {
+		return nil, usageError{err}
+	}
+	return keys, err
 }
 
 // progress records each step of an operation in its job and prints it on

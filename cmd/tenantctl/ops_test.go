@@ -10,8 +10,12 @@ import (
 	"github.com/tenantgate/tenantgate/internal/testenv"
 )
 
+// testSigningKeys is a TENANT_SIGNING_KEYS value for the tests.
+const testSigningKeys = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 func TestCLIBackupRestoreMove(t *testing.T) {
 	c := newCLI(t)
+	c.env["TENANT_SIGNING_KEYS"] = testSigningKeys
 	c.env["ACME_PW"] = "acme-admin-password"
 	c.must(0, "create", "Acme", "acme", "boss@acme.test", "--admin-password-env", "ACME_PW")
 	dir := t.TempDir()
@@ -117,5 +121,52 @@ func TestCLIOperationsExitCodes(t *testing.T) {
 	out, _ := c.must(0, "show", "acme", "--json")
 	if !strings.Contains(out, `"status":"active"`) {
 		t.Errorf("show after failed moves = %s, want acme still active", out)
+	}
+}
+
+// TestCLIBackupManifestKeys: backup and restore need a manifest key and say
+// which variables provide one; a manifest edited to pass one tenant's
+// backup off as another's is refused (issue 11 item 10).
+func TestCLIBackupManifestKeys(t *testing.T) {
+	c := newCLI(t)
+	c.must(0, "create", "Acme", "acme", "boss@acme.test")
+	c.must(0, "create", "Globex", "globex", "boss@globex.test")
+	dir := t.TempDir()
+
+	_, errs := c.must(1, "backup", "acme", "--output", dir)
+	if !strings.Contains(errs, "TENANT_SIGNING_KEYS") || !strings.Contains(errs, "BACKUP_KEY") {
+		t.Errorf("backup without a key: stderr %q, want it to name TENANT_SIGNING_KEYS and BACKUP_KEY", errs)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("backup without a key wrote %d files, want none", len(entries))
+	}
+	c.env["BACKUP_KEY"] = "too-short"
+	c.must(exitUsage, "backup", "acme", "--output", dir)
+	delete(c.env, "BACKUP_KEY")
+
+	c.env["TENANT_SIGNING_KEYS"] = testSigningKeys
+	out, _ := c.must(0, "backup", "globex", "--output", dir)
+	m := regexp.MustCompile(`written to (\S+\.dump) `).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("backup output = %q, want the file", out)
+	}
+	manifest, err := os.ReadFile(m[1] + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(manifest), `"subdomain": "globex"`, `"subdomain": "acme"`, 1)
+	if edited == string(manifest) {
+		t.Fatalf("manifest %s has no subdomain globex to edit", manifest)
+	}
+	if err := os.WriteFile(m[1]+".json", []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errs = c.must(1, "restore", "acme", "--backup", m[1])
+	if !strings.Contains(errs, "signature") || !strings.Contains(errs, "nothing was changed") {
+		t.Errorf("restore of a relabelled backup: stderr %q, want the signature refused and nothing changed", errs)
+	}
+	out, _ = c.must(0, "show", "acme", "--json")
+	if !strings.Contains(out, `"database_name":"`+c.env["TENANT_DB_PREFIX"]+`acme"`) {
+		t.Errorf("acme after the refused restore = %s, want it on its own database", out)
 	}
 }

@@ -62,7 +62,7 @@ func (a *app) locationsCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CODE\tNAME\tADDRESS\tACTIVE")
 			for _, l := range locs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Code, l.Name, l.Address, yesNo(l.Active, "yes", "no"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(l.Code), shown(l.Name), shown(l.Address), yesNo(l.Active, "yes", "no"))
 			}
 			return tw.Flush()
 		},

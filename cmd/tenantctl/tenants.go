@@ -110,8 +110,8 @@ func (a *app) listCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SUBDOMAIN\tNAME\tSTATUS\tMAX USERS\tLOCATIONS\tDATABASE\tPLACEMENT\tCREATED")
 			for _, t := range tenants {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", t.Subdomain, t.Name, t.Status, t.MaxUsers,
-					yesNo(t.MultiLocation, "multi", "single"), t.DatabaseName, t.Placement.Kind(), t.CreatedAt.UTC().Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", shown(t.Subdomain), shown(t.Name), t.Status, t.MaxUsers,
+					yesNo(t.MultiLocation, "multi", "single"), shown(t.DatabaseName), t.Placement.Kind(), t.CreatedAt.UTC().Format("2006-01-02 15:04"))
 			}
 			return tw.Flush()
 		},
@@ -194,13 +194,13 @@ func printTenant(w io.Writer, t *tenantstore.Tenant, locs []tenantstore.Location
 		{"created", t.CreatedAt.UTC().Format(time.RFC3339)}, {"updated", t.UpdatedAt.UTC().Format(time.RFC3339)},
 		{"version", fmt.Sprint(t.Version)},
 	} {
-		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], shown(row[1]))
 	}
 	for _, d := range t.Domains {
-		fmt.Fprintf(tw, "domain:\t%s (%s)\n", d.Hostname, yesNo(d.Verified, "verified", "unverified, TXT "+tenantstore.VerificationRecord(d.Hostname)+" = "+d.VerificationToken))
+		fmt.Fprintf(tw, "domain:\t%s (%s)\n", shown(d.Hostname), yesNo(d.Verified, "verified", "unverified, TXT "+tenantstore.VerificationRecord(d.Hostname)+" = "+d.VerificationToken))
 	}
 	for _, l := range locs {
-		fmt.Fprintf(tw, "location:\t%s %s%s\n", l.Code, l.Name, strings.TrimSuffix(" — "+l.Address, " — ")+yesNo(l.Active, "", " (inactive)"))
+		fmt.Fprintf(tw, "location:\t%s %s%s\n", shown(l.Code), shown(l.Name), strings.TrimSuffix(" — "+shown(l.Address), " — ")+yesNo(l.Active, "", " (inactive)"))
 	}
 	tw.Flush()
 }
