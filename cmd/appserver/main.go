@@ -90,6 +90,7 @@ func run() error {
 	dsn := tenantstore.DSNConfig{Template: cfg.TenantTemplate, Getenv: os.Getenv}
 	mgr, err := tenantstore.NewManager(tenantstore.ManagerConfig{
 		Store: store, DSN: dsn, DatabasePrefix: cfg.TenantDBPrefix, BaseDomain: cfg.BaseDomain,
+		DatabaseHosts: cfg.DatabaseHosts,
 	})
 	if err != nil {
 		return err
