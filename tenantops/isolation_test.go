@@ -127,8 +127,33 @@ func TestMoveLeavesTenantOnItsOwnRole(t *testing.T) {
 	if got := e.count(t, e.tenant(t, "acme"), "customers"); got != 5 {
 		t.Errorf("customers of acme after the move = %d, want 5", got)
 	}
-	if moved := e.tenant(t, "acme"); strings.Contains(moved.Placement.URL, "postgres@") {
+	moved := e.tenant(t, "acme")
+	if strings.Contains(moved.Placement.URL, "postgres@") {
 		t.Errorf("moved tenant's URL names the operator's user: %s", tenantstore.RedactURL(moved.Placement.URL))
+	}
+
+	// delete --drop-database of a tenant on another server drops its
+	// database and role there (with the template's credentials on that
+	// host), and leaves the other tenant's alone.
+	if _, err := e.manager.SetStatus(ctx, "acme", tenantstore.StatusSuspended); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.manager.Delete(ctx, "acme", tenantstore.DeleteOptions{DropDatabase: true})
+	if err != nil || !res.DatabaseDropped {
+		t.Fatalf("Delete(moved acme, drop) = %+v, %v; want it dropped", res, err)
+	}
+	if databaseExists(t, second, moved.DatabaseName) || !databaseExists(t, second, e.tenant(t, "globex").DatabaseName) {
+		t.Errorf("after deleting moved acme: its database %s exists %v, globex's exists %v; want only globex's",
+			moved.DatabaseName, databaseExists(t, second, moved.DatabaseName), databaseExists(t, second, e.tenant(t, "globex").DatabaseName))
+	}
+	conn, err := pgx.Connect(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var roleLeft bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", moved.Placement.RoleName).Scan(&roleLeft); err != nil || roleLeft {
+		t.Errorf("role %s left on the second server after the drop (%v)", moved.Placement.RoleName, err)
 	}
 }
 
