@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -63,4 +64,53 @@ func TestCLIOneDatabaseOneTenant(t *testing.T) {
 	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", legacy).Scan(&n); err != nil || n != 1 {
 		t.Errorf("the adopted database %s was dropped (%d, %v)", legacy, n, err)
 	}
+}
+
+// TestCLIMoveAndRestoreKeepTheTenantRole is issue 11 item 1 through
+// tenantctl: after `move` (and then `restore`) the tenant is reached as its
+// own role, which owns its database, no operator credentials are stored,
+// and another tenant's role cannot connect to it.
+func TestCLIMoveAndRestoreKeepTheTenantRole(t *testing.T) {
+	c := newCLI(t)
+	ctx := context.Background()
+	prefix := c.env["TENANT_DB_PREFIX"]
+	c.must(0, "create", "Acme", "acme", "boss@acme.test")
+	c.must(0, "create", "Globex", "globex", "boss@globex.test")
+	placement := func(sub string) (db, role, url string) {
+		t.Helper()
+		out, _ := c.must(0, "show", sub, "--json")
+		var v struct {
+			DatabaseName string `json:"database_name"`
+			Database     struct{ Role, URL string }
+		}
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("show %s --json = %q: %v", sub, out, err)
+		}
+		return v.DatabaseName, v.Database.Role, v.Database.URL
+	}
+	_, globexRole, _ := placement("globex")
+	admin := testenv.Admin(t)
+	check := func(step string) {
+		t.Helper()
+		db, role, u := placement("acme")
+		if role == "" || role == "postgres" || strings.Contains(u, "postgres@") {
+			t.Errorf("after %s: acme on %s as role %q, URL %s; want its own role and no operator credentials stored", step, db, role, u)
+		}
+		var owner string
+		var globexCan bool
+		if err := admin.QueryRow(ctx, "SELECT pg_get_userbyid(datdba), has_database_privilege($2, datname, 'CONNECT') FROM pg_database WHERE datname = $1",
+			db, globexRole).Scan(&owner, &globexCan); err != nil {
+			t.Fatalf("after %s: reading database %s: %v", step, db, err)
+		}
+		if owner != role || globexCan {
+			t.Errorf("after %s: database %s owned by %s (want %s); globex's role may connect: %v (want false)", step, db, owner, role, globexCan)
+		}
+	}
+	c.must(0, "move", "acme", "--new-url", testenv.WithDatabase(testenv.PostgresURL(), prefix+"moved"), "--drain", "100ms")
+	check("move")
+	dir := t.TempDir()
+	out, _ := c.must(0, "backup", "acme", "--output", dir)
+	file := strings.Fields(out[strings.Index(out, "written to ")+len("written to "):])[0]
+	c.must(0, "restore", "acme", "--backup", file)
+	check("restore")
 }
