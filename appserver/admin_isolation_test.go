@@ -50,11 +50,19 @@ func TestAdminDatabaseURLCannotShareDatabase(t *testing.T) {
 		{"patch", http.MethodPatch, "/api/tenants/attacker", map[string]any{"database_url": victimURL}},
 		{"patch, other spelling", http.MethodPatch, "/api/tenants/attacker", map[string]any{"database_url": sameDB}},
 		{"create", http.MethodPost, "/api/tenants", map[string]any{"name": "Third", "subdomain": "third", "admin_email": "t@third.example.com", "database_url": victimURL}},
+		{"move", http.MethodPost, "/api/tenants/attacker/move", map[string]any{"new_url": victimURL}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			field := "database_url"
+			if tc.name == "move" {
+				field = "new_url" // the field of the request that named the database
+			}
 			res := e.api(tc.method, tc.path, tc.body)
-			if res.Status != http.StatusConflict || res.errorCode() != "database_in_use" || res.errorField() != "database_url" {
-				t.Errorf("%s %s with victim's database = %d %s, want 409 database_in_use naming database_url", tc.method, tc.path, res.Status, res.Raw)
+			if res.Status != http.StatusConflict || res.errorCode() != "database_in_use" || res.errorField() != field {
+				t.Errorf("%s %s with victim's database = %d %s, want 409 database_in_use naming %s", tc.method, tc.path, res.Status, res.Raw, field)
+			}
+			if id, ok := res.Body["id"].(string); ok && res.Status == http.StatusAccepted {
+				e.waitJob(id)
 			}
 		})
 	}

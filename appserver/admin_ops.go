@@ -114,11 +114,13 @@ func (a *Admin) startMove(w http.ResponseWriter, r *http.Request) error {
 	if u, err := url.Parse(in.NewURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return invalidField("new_url", "must be a postgres:// URL naming the target server")
 	}
-	if err := a.m.CheckDatabaseHost("new_url", in.NewURL); err != nil {
-		return err
-	}
 	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
 	if err != nil {
+		return err
+	}
+	// Before any connection: an allowed host, and no other tenant's
+	// database (400 / 409 database_in_use naming new_url).
+	if err := a.m.CheckMoveTarget(r.Context(), "new_url", t.Subdomain, in.NewURL); err != nil {
 		return err
 	}
 	sub, target := t.Subdomain, in.NewURL

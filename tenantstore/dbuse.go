@@ -1,6 +1,7 @@
 package tenantstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -156,4 +157,36 @@ func (p *provisioner) freeName(ctx context.Context, t *Tenant) (string, error) {
 	}
 	return "", fmt.Errorf("no free database name for tenant %q: %w", t.Subdomain,
 		&ConflictError{Field: "subdomain", Message: "has no free database name; drop the databases and roles left by earlier tenants"})
+}
+
+// CheckMoveTarget checks, without connecting, that the tenant with
+// subdomain sub may move to the database at rawURL: its host must be
+// allowed (CheckDatabaseHost; a *ValidationError naming field) and no other
+// tenant may use that database (ErrDatabaseInUse naming field). A URL
+// without a database name means the tenant's current name, as a move does.
+func (m *Manager) CheckMoveTarget(ctx context.Context, field, sub, rawURL string) error {
+	if err := m.CheckDatabaseHost(field, rawURL); err != nil {
+		return err
+	}
+	t, err := m.Get(ctx, sub)
+	if err != nil {
+		return err
+	}
+	cfg, err := pgconn.ParseConfig(rawURL)
+	if err != nil {
+		return invalid(field, "is not a valid postgres:// URL")
+	}
+	server, err := m.dsn.ServerKey(rawURL)
+	if err != nil {
+		return invalid(field, "is not a valid postgres:// URL")
+	}
+	target := &Tenant{ID: t.ID, DatabaseServer: server, DatabaseName: cmp.Or(cfg.Database, t.DatabaseName)}
+	if err := m.checkFree(ctx, target); err != nil {
+		var ce *ConflictError
+		if errors.As(err, &ce) {
+			ce.Field = field
+		}
+		return err
+	}
+	return nil
 }
