@@ -147,6 +147,10 @@ func TestAdminDatabaseHostAllowList(t *testing.T) {
 	}{
 		{"create", http.MethodPost, "/api/tenants", "database_url", map[string]any{"name": "Probe", "subdomain": "probe", "admin_email": "p@probe.example.com", "database_url": probed}},
 		{"patch", http.MethodPatch, "/api/tenants/acme", "database_url", map[string]any{"database_url": probed}},
+		{"patch, as the fallback of a multi-host URL", http.MethodPatch, "/api/tenants/acme", "database_url", map[string]any{
+			"database_url": "postgres://postgres@127.0.0.1:5432," + probe.Addr().String() + "/probe?sslmode=disable"}},
+		{"patch, as a host parameter", http.MethodPatch, "/api/tenants/acme", "database_url", map[string]any{
+			"database_url": "postgres://postgres@127.0.0.1:5432/probe?sslmode=disable&host=127.0.0.1&port=" + fmt.Sprint(probe.Addr().(*net.TCPAddr).Port)}},
 		{"move", http.MethodPost, "/api/tenants/acme/move", "new_url", map[string]any{"new_url": probed}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

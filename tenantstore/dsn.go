@@ -124,7 +124,12 @@ func serverKey(raw string) (string, error) {
 	if err != nil {
 		return "", &ValidationError{Field: "database_url", Message: "is not a valid PostgreSQL URL"}
 	}
-	return strings.ToLower(net.JoinHostPort(strings.TrimSuffix(cfg.Host, "."), strconv.Itoa(int(cfg.Port)))), nil
+	return hostKey(cfg.Host, cfg.Port), nil
+}
+
+// hostKey is the normalised "host:port" of one server.
+func hostKey(host string, port uint16) string {
+	return strings.ToLower(net.JoinHostPort(strings.TrimSuffix(host, "."), strconv.Itoa(int(port))))
 }
 
 // ServerAdminURL returns the URL of database on the server of t's database

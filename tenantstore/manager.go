@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/tenantgate/tenantgate/migrations"
 )
 
@@ -138,12 +140,20 @@ func (m *Manager) CheckDatabaseHost(field, rawURL string) error {
 	if m.hosts == nil {
 		return nil
 	}
-	k, err := serverKey(rawURL)
+	cfg, err := pgconn.ParseConfig(rawURL)
 	if err != nil {
 		return invalid(field, "is not a valid postgres:// URL")
 	}
-	if !slices.Contains(m.hosts, k) {
-		return invalid(field, "names server %s, which is not allowed: use the template's server or one listed in TENANT_DATABASE_HOSTS", k)
+	// Every host a connection may try: the first and each fallback of a
+	// multi-host URL (or of a host= parameter).
+	servers := []string{hostKey(cfg.Host, cfg.Port)}
+	for _, fb := range cfg.Fallbacks {
+		servers = append(servers, hostKey(fb.Host, fb.Port))
+	}
+	for _, k := range servers {
+		if !slices.Contains(m.hosts, k) {
+			return invalid(field, "names server %s, which is not allowed: use the template's server or one listed in TENANT_DATABASE_HOSTS", k)
+		}
 	}
 	return nil
 }
