@@ -72,6 +72,9 @@ func TestCLIOneDatabaseOneTenant(t *testing.T) {
 // and another tenant's role cannot connect to it.
 func TestCLIMoveAndRestoreKeepTheTenantRole(t *testing.T) {
 	c := newCLI(t)
+	// Backups sign their manifests with a key derived from these (issue 11
+	// item 10).
+	c.env["TENANT_SIGNING_KEYS"] = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	ctx := context.Background()
 	prefix := c.env["TENANT_DB_PREFIX"]
 	c.must(0, "create", "Acme", "acme", "boss@acme.test")
