@@ -208,6 +208,8 @@ func adminError(err error) error {
 	switch {
 	case errors.Is(err, tenantstore.ErrStaleVersion):
 		return conflict("stale_version", "version", "the tenant was changed by someone else; reload it and try again")
+	case errors.Is(err, tenantstore.ErrDatabaseInUse) && errors.As(err, &ce):
+		return conflict("database_in_use", ce.Field, ce.Field+" "+ce.Message)
 	case errors.As(err, &ce):
 		code := "conflict"
 		if strings.Contains(ce.Message, "already taken") {

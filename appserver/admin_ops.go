@@ -118,6 +118,11 @@ func (a *Admin) startMove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Before any connection: an allowed host, and no other tenant's
+	// database (400 / 409 database_in_use naming new_url).
+	if err := a.m.CheckMoveTarget(r.Context(), "new_url", t.Subdomain, in.NewURL); err != nil {
+		return err
+	}
 	sub, target := t.Subdomain, in.NewURL
 	job, err := o.Jobs.Start(r.Context(), tenantops.KindMove, sub, func(ctx context.Context, progress func(string)) (any, error) {
 		return o.Ops.Move(ctx, sub, target, tenantops.MoveOptions{}, progress)

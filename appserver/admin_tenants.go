@@ -40,6 +40,9 @@ type createTenantRequest struct {
 	MultiLocation bool   `json:"multi_location"`
 	AdminPassword string `json:"admin_password"`
 	DatabaseURL   string `json:"database_url"`
+	// AdoptExisting attaches the tenant to an existing database_url that
+	// already holds tables (409 database_in_use without it).
+	AdoptExisting bool `json:"adopt_existing"`
 }
 
 type patchTenantRequest struct {
@@ -68,7 +71,7 @@ func (in createTenantRequest) createRequest() tenantstore.CreateRequest {
 	req := tenantstore.CreateRequest{
 		Name: in.Name, Subdomain: in.Subdomain, AdminEmail: in.AdminEmail,
 		MultiLocation: in.MultiLocation, AdminPassword: in.AdminPassword,
-		Placement: tenantstore.Placement{URL: in.DatabaseURL},
+		Placement: tenantstore.Placement{URL: in.DatabaseURL}, AdoptExisting: in.AdoptExisting,
 	}
 	if in.MaxUsers != nil {
 		req.MaxUsers = *in.MaxUsers
@@ -165,7 +168,8 @@ func (a *Admin) patchTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteTenant removes a suspended tenant (409 otherwise), dropping its
-// database with ?drop_database=true.
+// database with ?drop_database=true when tenantgate created it; otherwise it
+// is detached and the answer (200, not 204) says why it was kept.
 func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	var opts tenantstore.DeleteOptions
 	if v := r.URL.Query().Get("drop_database"); v != "" {
@@ -175,8 +179,13 @@ func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		}
 		opts.DropDatabase = b
 	}
-	if err := a.m.Delete(r.Context(), mux.Vars(r)["subdomain"], opts); err != nil {
+	res, err := a.m.Delete(r.Context(), mux.Vars(r)["subdomain"], opts)
+	if err != nil {
 		return err
+	}
+	if res.Warning != "" {
+		writeJSON(w, http.StatusOK, res)
+		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tenantgate/tenantgate/internal/testenv"
+	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
 func TestBackupDeleteRestoreBringsRowsBack(t *testing.T) {
@@ -210,8 +211,11 @@ func TestRestoreOfExplicitlyPlacedTenantRewritesItsURL(t *testing.T) {
 		t.Fatalf("Restore: %v", err)
 	}
 	after := e.tenant(t, "acme")
-	if want := testenv.WithDatabase(testenv.PostgresURL(), rr.NewDatabase); after.Placement.URL != want {
-		t.Errorf("URL after restore = %s, want %s", after.Placement.URL, want)
+	// The stored URL names the new database, without credentials: the
+	// tenant connects as its own role (issue 11).
+	want, _ := tenantstore.WithoutCredentials(testenv.WithDatabase(testenv.PostgresURL(), rr.NewDatabase))
+	if after.Placement.URL != want || after.Placement.RoleName != tn.Placement.RoleName {
+		t.Errorf("placement after restore = %s as %s, want %s as %s", after.Placement.URL, after.Placement.RoleName, want, tn.Placement.RoleName)
 	}
 	if got := e.count(t, after, "customers"); got != 7 {
 		t.Errorf("customers after restore = %d, want 7", got)

@@ -52,13 +52,18 @@ type MoveResult struct {
 //  4. verify the migration version and every table's row count equal both
 //     the snapshot and the old database now (so nothing was written during
 //     the copy);
-//  5. switch: the tenant's placement becomes the explicit newURL and its
-//     status what it was (active) in one update, whose invalidation makes
-//     every appserver close its pool on the old database.
+//  5. switch: the tenant's placement becomes newURL without its
+//     credentials, reached as the tenant's own login role that step 1
+//     created there (a fresh password; owner of the new database only,
+//     which PUBLIC cannot connect to; every restored object is the role's),
+//     and its status what it was (active), in one update whose
+//     invalidation makes every appserver close its pool on the old
+//     database. newURL's credentials are used only to do the work and
+//     never stored.
 //
-// Any failure before the switch drops the target database and puts the
-// tenant back to its status; the old database is never changed and is kept
-// after a successful move. A suspended tenant is moved and stays suspended;
+// Any failure before the switch drops the target database and role and puts
+// the tenant back to its status; the old database (and its role) is never
+// changed and is kept after a successful move, for a way back. A suspended tenant is moved and stays suspended;
 // a tenant already in maintenance is refused.
 func (o *Ops) Move(ctx context.Context, sub, newURL string, opts MoveOptions, progress func(step string)) (*MoveResult, error) {
 	res, err := o.move(ctx, sub, newURL, opts, progress)
@@ -111,10 +116,16 @@ func (o *Ops) move(ctx context.Context, sub, newURL string, opts MoveOptions, pr
 	res = &MoveResult{Tenant: t.Subdomain, OldServer: hostOf(oldCfg), OldDatabase: oldCfg.Database,
 		NewServer: hostOf(newCfg), NewDatabase: newCfg.Database}
 
-	report(progress, "create database")
-	target := serverDB{adminURL: newURL}
-	if err := target.create(ctx, newCfg.Database, ""); err != nil {
-		return nil, fmt.Errorf("on the new server %s: %w", res.NewServer, err)
+	// The operator's URL only does the work: the tenant gets its own login
+	// role on the new server, owner of the new database only, and the
+	// stored placement names the server without the operator's credentials.
+	storedURL, err := tenantstore.WithoutCredentials(newURL)
+	if err != nil {
+		return nil, err
+	}
+	serverKey, err := o.cfg.DSN.ServerKey(newURL)
+	if err != nil {
+		return nil, &tenantstore.ValidationError{Field: "new_url", Message: "is not a valid postgres:// URL"}
 	}
 	var undo []func(context.Context) error
 	switched := false
@@ -130,6 +141,28 @@ func (o *Ops) move(ctx context.Context, sub, newURL string, opts MoveOptions, pr
 			}
 		}
 	}()
+	report(progress, "create database")
+	target := serverDB{adminURL: newURL}
+	if taken, err := target.exists(ctx, newCfg.Database); err != nil || taken {
+		if err == nil {
+			err = &tenantstore.ConflictError{Field: "database", Message: fmt.Sprintf(
+				"%q already exists on that server; refusing to overwrite it (drop it or choose another name)", newCfg.Database)}
+		}
+		return nil, fmt.Errorf("on the new server %s: creating database %q: %w", res.NewServer, newCfg.Database, err)
+	}
+	role, rolePassword, err := target.createRole(ctx, newCfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("on the new server %s: %w", res.NewServer, err)
+	}
+	undo = append(undo, func(ctx context.Context) error {
+		if err := target.dropRole(ctx, role); err != nil {
+			return fmt.Errorf("%w; drop it on %s by hand", err, res.NewServer)
+		}
+		return nil
+	})
+	if err := target.create(ctx, newCfg.Database, role); err != nil {
+		return nil, fmt.Errorf("on the new server %s: %w", res.NewServer, err)
+	}
 	undo = append(undo, func(ctx context.Context) error {
 		if err := target.drop(ctx, newCfg.Database); err != nil {
 			return fmt.Errorf("%w; drop it on %s by hand", err, res.NewServer)
@@ -168,7 +201,8 @@ func (o *Ops) move(ctx context.Context, sub, newURL string, opts MoveOptions, pr
 	}
 
 	report(progress, "restore")
-	if err := runTool(ctx, pgRestore, newURL, nil, "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges", dumped.File); err != nil {
+	if err := runTool(ctx, pgRestore, newURL, nil, "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
+		"--role="+role, dumped.File); err != nil {
 		return nil, fmt.Errorf("restoring on the new server %s: %w", res.NewServer, err)
 	}
 
@@ -190,8 +224,10 @@ func (o *Ops) move(ctx context.Context, sub, newURL string, opts MoveOptions, pr
 
 	report(progress, "switch")
 	if _, err := o.switchTenant(ctx, before, func(nt *tenantstore.Tenant) {
-		nt.Placement = tenantstore.Placement{URL: newURL}
+		nt.Placement = tenantstore.Placement{URL: storedURL, RoleName: role, RolePassword: rolePassword}
 		nt.DatabaseName = newCfg.Database
+		nt.DatabaseServer = serverKey
+		nt.DatabaseOwned = true
 		nt.Status = orig
 	}); err != nil {
 		return nil, err

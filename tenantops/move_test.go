@@ -168,9 +168,12 @@ func TestMove(t *testing.T) {
 		}
 
 		after := e.tenant(t, "acme")
-		if after.Status != tenantstore.StatusActive || after.Placement.URL != newURL {
+		// The operator's credentials are not stored: the tenant is on the
+		// new server as its own role (issue 11).
+		stored, _ := tenantstore.WithoutCredentials(newURL)
+		if after.Status != tenantstore.StatusActive || after.Placement.URL != stored {
 			t.Errorf("tenant after move: status %s, URL %s; want active on %s", after.Status,
-				tenantstore.RedactURL(after.Placement.URL), newURL)
+				tenantstore.RedactURL(after.Placement.URL), stored)
 		}
 		conn := e.conn(t, after)
 		rows, err := conn.Query(ctx, "SELECT name FROM customers WHERE name LIKE 'writer %'")

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -129,6 +130,32 @@ func (o *Ops) templatePlaced(t *tenantstore.Tenant) bool {
 func (o *Ops) adminURL(t *tenantstore.Tenant) (string, error) {
 	if o.templatePlaced(t) {
 		return o.cfg.DSN.AdminURL(t.DatabaseName)
+	}
+	return o.cfg.DSN.URL(t)
+}
+
+// ownRole reports whether t connects as its own login role: template
+// placed, or placed by a URL without credentials (what a move or a restore
+// leaves) and a role.
+func (o *Ops) ownRole(t *tenantstore.Tenant) bool {
+	if o.templatePlaced(t) {
+		return true
+	}
+	if t.Placement.Kind() != "url" || t.Placement.RoleName == "" || o.overridden(t) {
+		return false
+	}
+	u, err := url.Parse(t.Placement.URL)
+	return err == nil && u.User == nil
+}
+
+// serverAdminURL is the URL to create, restore and drop databases and roles
+// on the server of t's database: the template's credentials for a tenant
+// on its own role (on another server after a move: see
+// DSNConfig.ServerAdminURL), the tenant's own URL for one placed with
+// explicit credentials.
+func (o *Ops) serverAdminURL(t *tenantstore.Tenant) (string, error) {
+	if o.ownRole(t) {
+		return o.cfg.DSN.ServerAdminURL(t, t.DatabaseName)
 	}
 	return o.cfg.DSN.URL(t)
 }

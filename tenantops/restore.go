@@ -69,13 +69,15 @@ func (o *Ops) freeName(ctx context.Context, server serverDB, current string) (st
 //  1. verify the backup (signed manifest, checksum, readable archive) and that it
 //     is this tenant's — a bad file changes nothing;
 //  2. create a new database beside the current one, named by restoreName,
-//     owned by and connectable only by the tenant's login role;
+//     owned by and connectable only by the tenant's login role (made now,
+//     with a fresh password, for a tenant that was placed with explicit
+//     credentials: afterwards it connects as that role);
 //  3. pg_restore into it in one transaction, objects owned by that role;
 //  4. verify the migration version and the row count of every table equal
 //     the manifest;
 //  5. switch the tenant to the new database (the Store's Notifier makes
 //     appservers reopen their pools), then drop the previous database only
-//     with DropOld.
+//     with DropOld, and only when tenantgate created it.
 //
 // Any failure before the switch drops the new database and leaves the
 // tenant as it was. A tenant whose URL comes from TENANT_<SUB>_DATABASE_URL
@@ -110,16 +112,13 @@ func (o *Ops) restore(ctx context.Context, sub, file string, opts RestoreOptions
 			"URL comes from %s, which a restore cannot switch; restore with pg_restore by hand or unset it", tenantstore.OverrideVar(t.Subdomain))}
 	}
 
-	// The new database goes beside the current one, created with the same
-	// credentials a dump uses; a template-placed one is given to the
-	// tenant's login role.
-	serverURL, err := o.adminURL(t)
+	// The new database goes beside the current one. It is always given to
+	// the tenant's own login role: the one it has, or (for a tenant placed
+	// with explicit credentials) a new one made here, so that no restore
+	// leaves a tenant on borrowed credentials.
+	serverURL, err := o.serverAdminURL(t)
 	if err != nil {
 		return nil, err
-	}
-	role := ""
-	if o.templatePlaced(t) {
-		role = t.Placement.RoleName
 	}
 	server := serverDB{adminURL: serverURL}
 	newName, err := o.freeName(ctx, server, t.DatabaseName)
@@ -130,17 +129,25 @@ func (o *Ops) restore(ctx context.Context, sub, file string, opts RestoreOptions
 	if err != nil {
 		return nil, err
 	}
-	newPlacementURL := ""
-	if t.Placement.Kind() == "url" {
-		if newPlacementURL, err = withDatabase(t.Placement.URL, newName); err != nil {
+	var placement tenantstore.Placement
+	role, rolePassword := t.Placement.RoleName, t.Placement.RolePassword
+	if !o.templatePlaced(t) {
+		// The stored placement becomes the server's URL without
+		// credentials, naming the new database, reached as the role.
+		cur, err := o.cfg.DSN.URL(t)
+		if err != nil {
 			return nil, err
 		}
+		if cur, err = withDatabase(cur, newName); err != nil {
+			return nil, err
+		}
+		stored, err := tenantstore.WithoutCredentials(cur)
+		if err != nil {
+			return nil, err
+		}
+		placement = tenantstore.Placement{URL: stored}
 	}
-
-	report(progress, "create database")
-	if err := server.create(ctx, newName, role); err != nil {
-		return nil, err
-	}
+	var undo []func(context.Context) error
 	switched := false
 	defer func() {
 		if switched {
@@ -148,16 +155,39 @@ func (o *Ops) restore(ctx context.Context, sub, file string, opts RestoreOptions
 		}
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
 		defer cancel()
-		if uerr := server.drop(uctx, newName); uerr != nil {
-			err = fmt.Errorf("%w (dropping the new database also failed: %v; drop %q by hand)", err, uerr, newName)
+		for i := len(undo) - 1; i >= 0; i-- {
+			if uerr := undo[i](uctx); uerr != nil {
+				err = fmt.Errorf("%w (undoing also failed: %v)", err, uerr)
+			}
 		}
 	}()
+	if !o.ownRole(t) {
+		report(progress, "create role")
+		if role, rolePassword, err = server.createRole(ctx, restoreSuffix.ReplaceAllString(t.DatabaseName, "")); err != nil {
+			return nil, err
+		}
+		undo = append(undo, func(ctx context.Context) error {
+			if err := server.dropRole(ctx, role); err != nil {
+				return fmt.Errorf("%w; drop it by hand", err)
+			}
+			return nil
+		})
+	}
+	placement.RoleName, placement.RolePassword = role, rolePassword
+
+	report(progress, "create database")
+	if err := server.create(ctx, newName, role); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func(ctx context.Context) error {
+		if err := server.drop(ctx, newName); err != nil {
+			return fmt.Errorf("%w; drop %q by hand", err, newName)
+		}
+		return nil
+	})
 
 	report(progress, "restore")
-	args := []string{"--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges"}
-	if role != "" {
-		args = append(args, "--role="+role)
-	}
+	args := []string{"--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges", "--role=" + role}
 	if err := runTool(ctx, pgRestore, target, nil, append(args, file)...); err != nil {
 		return nil, fmt.Errorf("restoring into database %q: %w", newName, err)
 	}
@@ -174,16 +204,17 @@ func (o *Ops) restore(ctx context.Context, sub, file string, opts RestoreOptions
 	report(progress, "switch")
 	if _, err := o.switchTenant(ctx, t, func(nt *tenantstore.Tenant) {
 		nt.DatabaseName = newName
-		if newPlacementURL != "" {
-			nt.Placement.URL = newPlacementURL
-		}
+		nt.Placement = placement
+		nt.DatabaseOwned = true
 	}); err != nil {
 		return nil, err
 	}
 	switched = true
 	res = &RestoreResult{Tenant: t.Subdomain, File: file, OldDatabase: t.DatabaseName, NewDatabase: newName, Contents: got}
 
-	if opts.DropOld {
+	if opts.DropOld && !t.DatabaseOwned {
+		res.Warning = fmt.Sprintf("restored and switched; the old database %q was not created by tenantgate for this tenant, so it was kept", t.DatabaseName)
+	} else if opts.DropOld {
 		report(progress, "drop old database")
 		// Appservers close their pools on the old database as the
 		// invalidation reaches them; give them the drain to do it.

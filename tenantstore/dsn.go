@@ -4,10 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // DatabasePlaceholder is replaced by the tenant's database name in a
@@ -57,11 +60,99 @@ func (c DSNConfig) URL(t *Tenant) (string, error) {
 	p := t.Placement
 	switch p.Kind() {
 	case "url":
-		return p.URL, nil
+		return withRole(p.URL, p.RoleName, p.RolePassword)
 	case "parts":
 		return c.partsURL(t)
 	}
 	return c.templateURL(t.DatabaseName, p.RoleName, p.RolePassword)
+}
+
+// withRole gives a URL without user info the login role's credentials; a URL
+// with its own user is returned as it is.
+func withRole(raw, role, password string) (string, error) {
+	if role == "" {
+		return raw, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("tenant database URL %s is not a URL", RedactURL(raw))
+	}
+	if u.User != nil {
+		return raw, nil
+	}
+	u.User = url.UserPassword(role, password)
+	return u.String(), nil
+}
+
+// WithoutCredentials returns raw without its user info, for storing a
+// placement that is reached as the tenant's own role.
+func WithoutCredentials(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("database URL %s is not a URL", RedactURL(raw))
+	}
+	u.User = nil
+	return u.String(), nil
+}
+
+// ServerKey returns the normalised server of the database URL raw: its
+// lower-case "host:port" (the port defaulted as libpq does), or "" when that
+// is the server of the template, which is also the key of every
+// template-placed tenant. The control plane keeps tenants' (server,
+// database) pairs unique under this key.
+func (c DSNConfig) ServerKey(raw string) (string, error) {
+	key, err := serverKey(raw)
+	if err != nil {
+		return "", err
+	}
+	if c.Template != "" {
+		if tk, err := serverKey(strings.ReplaceAll(c.Template, DatabasePlaceholder, "postgres")); err == nil && tk == key {
+			return "", nil
+		}
+	}
+	return key, nil
+}
+
+// TemplateServer returns the "host:port" of the template's server, or "".
+func (c DSNConfig) TemplateServer() string {
+	k, _ := serverKey(strings.ReplaceAll(c.Template, DatabasePlaceholder, "postgres"))
+	return k
+}
+
+func serverKey(raw string) (string, error) {
+	cfg, err := pgconn.ParseConfig(raw)
+	if err != nil {
+		return "", &ValidationError{Field: "database_url", Message: "is not a valid PostgreSQL URL"}
+	}
+	return hostKey(cfg.Host, cfg.Port), nil
+}
+
+// hostKey is the normalised "host:port" of one server.
+func hostKey(host string, port uint16) string {
+	return strings.ToLower(net.JoinHostPort(strings.TrimSuffix(host, "."), strconv.Itoa(int(port))))
+}
+
+// ServerAdminURL returns the URL of database on the server of t's database
+// with the template's (provisioning) credentials and options: the
+// credentials used to create, restore and drop databases and roles there
+// when t is reached as its own login role on another server (after a move).
+// Until database servers are registered (issue 16), every server is
+// administered with the template's credentials.
+func (c DSNConfig) ServerAdminURL(t *Tenant, database string) (string, error) {
+	base, err := c.AdminURL(database)
+	if err != nil || t.Placement.Kind() != "url" {
+		return base, err
+	}
+	pu, err := url.Parse(t.Placement.URL)
+	if err != nil {
+		return "", fmt.Errorf("tenant database URL %s is not a URL", RedactURL(t.Placement.URL))
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	u.Host = pu.Host
+	return u.String(), nil
 }
 
 // AdminURL returns the URL of database on the template's server with the

@@ -107,3 +107,41 @@ func TestDefaultTemplate(t *testing.T) {
 		t.Errorf("DefaultTemplate() = %q, %v; want %q", got, err, want)
 	}
 }
+
+func TestServerKey(t *testing.T) {
+	c := DSNConfig{Template: "postgres://postgres@127.0.0.1:5432/{database}?sslmode=disable"}
+	tests := []struct {
+		name, url, want string
+	}{
+		{"the template's server", "postgres://u:p@127.0.0.1:5432/x", ""},
+		{"the template's server, default port", "postgres://127.0.0.1/x", ""},
+		{"another port", "postgres://127.0.0.1:5433/x", "127.0.0.1:5433"},
+		{"host names are compared lower-case", "postgres://DB1.Example.:6543/x", "db1.example:6543"},
+		{"IPv6", "postgres://[::1]:5433/x", "[::1]:5433"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := c.ServerKey(tt.url); err != nil || got != tt.want {
+				t.Errorf("ServerKey(%s) = %q, %v; want %q", tt.url, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestURLOfAMovedTenantUsesItsRole(t *testing.T) {
+	c := DSNConfig{Template: "postgres://postgres@127.0.0.1:5432/{database}", Getenv: func(string) string { return "" }}
+	tn := &Tenant{Subdomain: "acme", DatabaseName: "acme_db",
+		Placement: Placement{URL: "postgres://db2:5433/acme_db?sslmode=require", RoleName: "acme_role", RolePassword: "s3cret"}}
+	got, err := c.URL(tn)
+	if want := "postgres://acme_role:s3cret@db2:5433/acme_db?sslmode=require"; err != nil || got != want {
+		t.Errorf("URL(placement without credentials, role) = %q, %v; want %q", got, err, want)
+	}
+	tn.Placement.URL = "postgres://owner:pw@db2:5433/acme_db"
+	if got, err := c.URL(tn); err != nil || got != tn.Placement.URL {
+		t.Errorf("URL(placement with its own credentials) = %q, %v; want it unchanged", got, err)
+	}
+	admin, err := c.ServerAdminURL(&Tenant{Placement: Placement{URL: "postgres://db2:5433/acme_db", RoleName: "r"}}, "postgres")
+	if want := "postgres://postgres@db2:5433/postgres"; err != nil || admin != want {
+		t.Errorf("ServerAdminURL = %q, %v; want the template's user on db2:5433: %q", admin, err, want)
+	}
+}

@@ -1,6 +1,7 @@
 package tenantstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -8,9 +9,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantgate/tenantgate/migrations"
 )
@@ -59,6 +64,15 @@ type ManagerConfig struct {
 	BaseDomain string
 	// BcryptCost hashes the first admin's password; 0 means DefaultBcryptCost.
 	BcryptCost int
+	// DatabaseHosts (TENANT_DATABASE_HOSTS) are the "host[:port]" servers,
+	// besides the template's, that a database URL given to Create, Update
+	// or CheckDatabaseHost may name; a host without a port means 5432. Any
+	// other host is refused before any connection is tried, so the admin
+	// API cannot be used to probe ports.
+	DatabaseHosts []string
+	// AnyDatabaseHost lifts that restriction (tenantctl, run by an
+	// operator on the box, who can reach any server anyway).
+	AnyDatabaseHost bool
 }
 
 // Manager is the one service layer over tenants, used by tenantctl and the
@@ -71,6 +85,9 @@ type Manager struct {
 	base      string
 	lookupTXT func(ctx context.Context, name string) ([]string, error)
 	prov      *provisioner
+	// hosts are the allowed database servers (normalised keys); nil when
+	// any host is allowed.
+	hosts []string
 }
 
 // NewManager returns a Manager; Close releases its connections to the tenant
@@ -100,11 +117,51 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	if _, err := latestVersion(cfg.Migrations); err != nil {
 		return nil, fmt.Errorf("tenant manager: %w", err)
 	}
+	var hosts []string
+	if !cfg.AnyDatabaseHost {
+		hosts = []string{cfg.DSN.TemplateServer()}
+		for _, h := range cfg.DatabaseHosts {
+			if h = strings.TrimSpace(h); h == "" {
+				continue
+			}
+			k, err := serverKey("postgres://" + h + "/postgres")
+			if err != nil {
+				return nil, fmt.Errorf("tenant manager: database host %q is not host[:port]", h)
+			}
+			hosts = append(hosts, k)
+		}
+	}
 	return &Manager{
 		store: cfg.Store, dsn: cfg.DSN, reserved: cfg.Reserved, base: cfg.BaseDomain, lookupTXT: cfg.LookupTXT,
 		prov: &provisioner{store: cfg.Store, dsn: cfg.DSN, prefix: cfg.DatabasePrefix, adminDB: cfg.AdminDatabase,
 			migrations: cfg.Migrations, bcryptCost: cfg.BcryptCost},
+		hosts: hosts,
 	}, nil
+}
+
+// CheckDatabaseHost refuses, as a *ValidationError naming field, a database
+// URL whose server is neither the template's nor one of
+// ManagerConfig.DatabaseHosts. It never connects.
+func (m *Manager) CheckDatabaseHost(field, rawURL string) error {
+	if m.hosts == nil {
+		return nil
+	}
+	cfg, err := pgconn.ParseConfig(rawURL)
+	if err != nil {
+		return invalid(field, "is not a valid postgres:// URL")
+	}
+	// Every host a connection may try: the first and each fallback of a
+	// multi-host URL (or of a host= parameter).
+	servers := []string{hostKey(cfg.Host, cfg.Port)}
+	for _, fb := range cfg.Fallbacks {
+		servers = append(servers, hostKey(fb.Host, fb.Port))
+	}
+	for _, k := range servers {
+		if !slices.Contains(m.hosts, k) {
+			return invalid(field, "names server %s, which is not allowed: use the template's server or one listed in TENANT_DATABASE_HOSTS", k)
+		}
+	}
+	return nil
 }
 
 // Close releases the Manager's connections. It is idempotent.
@@ -130,6 +187,11 @@ type CreateRequest struct {
 	// DatabaseName names the database of a host/port placement; "" derives
 	// it from the prefix and subdomain. Ignored otherwise.
 	DatabaseName string
+	// AdoptExisting lets an explicit placement (or a
+	// TENANT_<SUB>_DATABASE_URL override) attach the tenant to an existing
+	// database that already holds tables; without it that is an
+	// ErrDatabaseInUse conflict.
+	AdoptExisting bool
 }
 
 // Create validates req and provisions the tenant: its row, its database and
@@ -147,10 +209,13 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, strin
 		generated = generatePassword()
 		req.AdminPassword = generated
 	}
-	if err := m.prov.place(t); err != nil {
+	if err := m.prov.place(ctx, t); err != nil {
 		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
 	}
-	if err := m.prov.create(ctx, t, req.AdminPassword); err != nil {
+	if err := m.locate(ctx, t); err != nil {
+		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
+	}
+	if err := m.prov.create(ctx, t, req.AdminPassword, req.AdoptExisting); err != nil {
 		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
 	}
 	return t, generated, nil
@@ -203,12 +268,21 @@ func (m *Manager) validatePlacement(p Placement) error {
 		if cfg.Database == "" {
 			return invalid("database_url", "must name a database")
 		}
+		if err := m.CheckDatabaseHost("database_url", p.URL); err != nil {
+			return err
+		}
 	}
 	if p.Port < 0 || p.Port > 65535 {
 		return invalid("database_port", "must be between 1 and 65535")
 	}
 	if p.PasswordEnv != "" && m.dsn.getenv(p.PasswordEnv) == "" {
 		return invalid("database_password_env", "variable %s is empty or unset", p.PasswordEnv)
+	}
+	if p.Kind() == "parts" {
+		host := net.JoinHostPort(cmp.Or(p.Host, "127.0.0.1"), strconv.Itoa(cmp.Or(p.Port, 5432)))
+		if err := m.CheckDatabaseHost("database_host", "postgres://"+host+"/postgres"); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -277,8 +351,13 @@ func (m *Manager) Update(ctx context.Context, sub string, p Patch) (*Tenant, err
 		if t.Status == StatusProvisioning {
 			return nil, fmt.Errorf("updating tenant %q: %w", sub, &ConflictError{Field: "status", Message: "is provisioning; wait for the create to finish"})
 		}
+		oldSub, oldServer, oldName, oldKind := t.Subdomain, m.serverOf(t), t.DatabaseName, t.Placement.Kind()
 		if err := m.applyPatch(t, p); err != nil {
 			return nil, err
+		}
+		toTemplate := p.DatabaseURL != nil && *p.DatabaseURL == "" && oldKind != "template"
+		if err := m.relocate(ctx, t, oldSub, oldServer, oldName, toTemplate); err != nil {
+			return nil, fmt.Errorf("updating tenant %q: %w", sub, err)
 		}
 		err = m.store.Update(ctx, t)
 		if errors.Is(err, ErrStaleVersion) && p.Version == nil && attempt < maxUpdateRetries {
@@ -345,33 +424,52 @@ func (m *Manager) SetStatus(ctx context.Context, sub string, s Status) (*Tenant,
 
 // DeleteOptions modifies Manager.Delete.
 type DeleteOptions struct {
-	// DropDatabase drops the tenant's database and login role; otherwise
-	// both are kept, detached from the control plane.
+	// DropDatabase drops the tenant's database and login role when
+	// tenantgate created them for this tenant (Tenant.DatabaseOwned);
+	// otherwise, and without it, both are kept, detached from the control
+	// plane.
 	DropDatabase bool
+}
+
+// DeleteResult says what Delete did with the tenant's database.
+type DeleteResult struct {
+	// DatabaseDropped is true when the database was dropped.
+	DatabaseDropped bool `json:"database_dropped"`
+	// Warning explains why a database that DropDatabase asked to drop was
+	// kept (detached) instead.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Delete removes a suspended tenant (an active or maintenance tenant is an
 // ErrConflict saying to suspend it first). A tenant stuck in provisioning
-// for 15 minutes (its creator died) may be deleted too.
-func (m *Manager) Delete(ctx context.Context, sub string, opts DeleteOptions) error {
+// for 15 minutes (its creator died) may be deleted too. With DropDatabase a
+// database that tenantgate did not create for the tenant is not dropped:
+// the tenant is deleted, the database detached, and the result says so.
+func (m *Manager) Delete(ctx context.Context, sub string, opts DeleteOptions) (*DeleteResult, error) {
 	t, err := m.Get(ctx, sub)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stuck := t.Status == StatusProvisioning && time.Since(t.UpdatedAt) > staleProvisioning
 	if t.Status != StatusSuspended && !stuck {
-		return fmt.Errorf("deleting tenant %q: %w", t.Subdomain,
+		return nil, fmt.Errorf("deleting tenant %q: %w", t.Subdomain,
 			&ConflictError{Field: "status", Message: fmt.Sprintf("is %s; suspend it first", t.Status)})
 	}
+	res := &DeleteResult{}
 	if opts.DropDatabase {
-		if err := m.prov.drop(ctx, t); err != nil {
-			return fmt.Errorf("deleting tenant %q: %w", t.Subdomain, err)
+		if t.DatabaseOwned {
+			if err := m.prov.drop(ctx, t); err != nil {
+				return nil, fmt.Errorf("deleting tenant %q: %w", t.Subdomain, err)
+			}
+			res.DatabaseDropped = true
+		} else {
+			res.Warning = fmt.Sprintf("database %q was not created by tenantgate for tenant %q, so it was not dropped; it is kept, detached", t.DatabaseName, t.Subdomain)
 		}
 	}
 	if err := m.store.Delete(ctx, t.ID); err != nil {
-		return fmt.Errorf("deleting tenant %q: %w", t.Subdomain, err)
+		return nil, fmt.Errorf("deleting tenant %q: %w", t.Subdomain, err)
 	}
-	return nil
+	return res, nil
 }
 
 // DatabaseURL returns the URL of t's database (see DSNConfig.URL). It holds

@@ -131,7 +131,7 @@ func TestManagerLifecycle(t *testing.T) {
 
 	t.Run("delete", func(t *testing.T) {
 		var ce *ConflictError
-		if err := m.Delete(ctx, "acme", DeleteOptions{DropDatabase: true}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "suspend it first") {
+		if _, err := m.Delete(ctx, "acme", DeleteOptions{DropDatabase: true}); !errors.As(err, &ce) || !strings.Contains(err.Error(), "suspend it first") {
 			t.Fatalf("Delete(active) error = %v, want a conflict saying suspend it first", err)
 		}
 		if _, err := m.SetStatus(ctx, "acme", "bogus"); err == nil {
@@ -140,7 +140,7 @@ func TestManagerLifecycle(t *testing.T) {
 		if _, err := m.SetStatus(ctx, "acme", StatusSuspended); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Delete(ctx, "acme", DeleteOptions{DropDatabase: true}); err != nil {
+		if _, err := m.Delete(ctx, "acme", DeleteOptions{DropDatabase: true}); err != nil {
 			t.Fatalf("Delete(suspended): %v", err)
 		}
 		if exists(t, admin, "database", tn.DatabaseName) || exists(t, admin, "role", tn.Placement.RoleName) {
@@ -159,7 +159,7 @@ func TestManagerLifecycle(t *testing.T) {
 		if _, err := m.SetStatus(ctx, "globex", StatusSuspended); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Delete(ctx, "globex", DeleteOptions{}); err != nil {
+		if _, err := m.Delete(ctx, "globex", DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if !exists(t, admin, "database", g.DatabaseName) {

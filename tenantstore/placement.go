@@ -54,13 +54,19 @@ func dropExplicitDatabase(ctx context.Context, rawURL string) error {
 }
 
 // place fills t's DatabaseName and, for the template placement, its login
-// role: the role has the database's name and a random password. An explicit
-// URL names the database itself; parts without a name get the derived one.
-func (p *provisioner) place(t *Tenant) error {
+// role: the role has the database's name (a free one, see freeName) and a
+// random password. Parts without a name get the derived one; an explicit URL
+// (or override) names the database itself.
+func (p *provisioner) place(ctx context.Context, t *Tenant) error {
 	if !p.explicit(t) {
-		t.DatabaseName = DatabaseName(p.prefix, t.Subdomain)
-		t.Placement.RoleName = t.DatabaseName
+		name, err := p.freeName(ctx, t)
+		if err != nil {
+			return err
+		}
+		t.DatabaseName = name
+		t.Placement.RoleName = name
 		t.Placement.RolePassword = randomToken(24)
+		t.DatabaseOwned = true
 		return nil
 	}
 	if t.Placement.Kind() == "parts" {

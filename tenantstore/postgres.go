@@ -26,7 +26,7 @@ type ListOptions struct {
 
 // tenantColumns selects a tenant with its domains (as JSON) in one round trip.
 const tenantColumns = `t.id, t.name, t.subdomain, t.admin_email, t.status, t.max_users, t.multi_location,
-	t.database_name, t.db_url, t.db_host, t.db_port, t.db_user, t.db_password_env, t.db_role, t.db_role_password,
+	t.database_name, t.db_server, t.db_owned, t.db_url, t.db_host, t.db_port, t.db_user, t.db_password_env, t.db_role, t.db_role_password,
 	t.created_at, t.updated_at, t.version,
 	COALESCE((SELECT json_agg(json_build_object('hostname', d.hostname, 'verified', d.verified,
 		'verification_token', d.verification_token, 'created_at', d.created_at, 'verified_at', d.verified_at)
@@ -37,7 +37,7 @@ func scanTenant(row pgx.Row) (*Tenant, error) {
 	var domains []byte
 	p := &t.Placement
 	err := row.Scan(&t.ID, &t.Name, &t.Subdomain, &t.AdminEmail, &t.Status, &t.MaxUsers, &t.MultiLocation,
-		&t.DatabaseName, &p.URL, &p.Host, &p.Port, &p.User, &p.PasswordEnv, &p.RoleName, &p.RolePassword,
+		&t.DatabaseName, &t.DatabaseServer, &t.DatabaseOwned, &p.URL, &p.Host, &p.Port, &p.User, &p.PasswordEnv, &p.RoleName, &p.RolePassword,
 		&t.CreatedAt, &t.UpdatedAt, &t.Version, &domains)
 	if err != nil {
 		return nil, translate(err)
@@ -149,11 +149,11 @@ func (s *Store) Insert(ctx context.Context, t *Tenant) error {
 	}
 	p := t.Placement
 	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (id, name, subdomain, admin_email, status, max_users, multi_location,
-		database_name, db_url, db_host, db_port, db_user, db_password_env, db_role, db_role_password)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		database_name, db_url, db_host, db_port, db_user, db_password_env, db_role, db_role_password, db_server, db_owned)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		RETURNING created_at, updated_at, version`,
 		t.ID, t.Name, t.Subdomain, t.AdminEmail, t.Status, t.MaxUsers, t.MultiLocation,
-		t.DatabaseName, p.URL, p.Host, p.Port, p.User, p.PasswordEnv, p.RoleName, p.RolePassword,
+		t.DatabaseName, p.URL, p.Host, p.Port, p.User, p.PasswordEnv, p.RoleName, p.RolePassword, t.DatabaseServer, t.DatabaseOwned,
 	).Scan(&t.CreatedAt, &t.UpdatedAt, &t.Version)
 	if err != nil {
 		return fmt.Errorf("inserting tenant %q: %w", t.Subdomain, translate(err))
@@ -187,10 +187,10 @@ func (s *Store) Update(ctx context.Context, t *Tenant) error {
 	err = tx.QueryRow(ctx, `UPDATE tenants SET name = $2, subdomain = $3, admin_email = $4, status = $5,
 		max_users = $6, multi_location = $7, database_name = $8, db_url = $9, db_host = $10, db_port = $11,
 		db_user = $12, db_password_env = $13, db_role = $14, db_role_password = $15,
-		updated_at = now(), version = version + 1
+		db_server = $16, db_owned = $17, updated_at = now(), version = version + 1
 		WHERE id = $1 RETURNING updated_at, version`,
 		t.ID, t.Name, t.Subdomain, t.AdminEmail, t.Status, t.MaxUsers, t.MultiLocation,
-		t.DatabaseName, p.URL, p.Host, p.Port, p.User, p.PasswordEnv, p.RoleName, p.RolePassword,
+		t.DatabaseName, p.URL, p.Host, p.Port, p.User, p.PasswordEnv, p.RoleName, p.RolePassword, t.DatabaseServer, t.DatabaseOwned,
 	).Scan(&t.UpdatedAt, &t.Version)
 	if err != nil {
 		return fmt.Errorf("updating tenant %q: %w", t.Subdomain, translate(err))
@@ -200,6 +200,18 @@ func (s *Store) Update(ctx context.Context, t *Tenant) error {
 	}
 	s.notify(ctx, Change{TenantID: t.ID, Subdomains: []string{oldSub, t.Subdomain}, Hostnames: hosts})
 	return nil
+}
+
+// DatabaseUser returns the tenant other than exceptID whose database is
+// database on one of servers (normalised keys, see DSNConfig.ServerKey), or
+// ErrNotFound when the database is free.
+func (s *Store) DatabaseUser(ctx context.Context, servers []string, database, exceptID string) (*Tenant, error) {
+	t, err := scanTenant(s.pool.QueryRow(ctx, "SELECT "+tenantColumns+` FROM tenants t
+		WHERE t.db_server = ANY($1) AND t.database_name = $2 AND t.id::text <> $3 LIMIT 1`, servers, database, exceptID))
+	if err != nil {
+		return nil, fmt.Errorf("looking for the tenant of database %q: %w", database, err)
+	}
+	return t, nil
 }
 
 // Delete removes the tenant with id, its domains and its locations. It does

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -105,8 +107,10 @@ func (p *provisioner) explicit(t *Tenant) bool {
 //
 // With an explicit placement the database named in its URL is created on
 // that server with the URL's credentials when it does not exist (and
-// dropped again on failure only then); no role is created.
-func (p *provisioner) create(ctx context.Context, t *Tenant, adminPassword string) (err error) {
+// dropped again on failure only then; t.DatabaseOwned records it); no role
+// is created. An existing database that holds tables is refused with
+// ErrDatabaseInUse unless adopt.
+func (p *provisioner) create(ctx context.Context, t *Tenant, adminPassword string, adopt bool) (err error) {
 	var undo []func(context.Context) error
 	defer func() {
 		if err == nil {
@@ -157,6 +161,16 @@ func (p *provisioner) create(ctx context.Context, t *Tenant, adminPassword strin
 		}
 		if err != nil {
 			return fmt.Errorf("creating database %q: %w", t.DatabaseName, err)
+		}
+		t.DatabaseOwned = created
+		if !created && !adopt {
+			full, err := holdsData(ctx, tenantURL)
+			if err != nil {
+				return fmt.Errorf("looking into the existing database %q: %w", t.DatabaseName, err)
+			}
+			if full {
+				return databaseInUse("database_url", "names the existing database %q, which already holds tables; to attach the tenant to it anyway, ask to adopt it (tenantctl create --adopt-existing, \"adopt_existing\": true)", t.DatabaseName)
+			}
 		}
 		if err := after(stepDatabase); err != nil {
 			return err
@@ -273,10 +287,17 @@ func (p *provisioner) createPlaced(ctx context.Context, t *Tenant, undo *[]func(
 	return nil
 }
 
-// drop drops t's database and, when it has one, its login role. An
-// explicitly placed database is dropped on its own server with the
-// credentials of its URL.
+// drop drops t's database and, when it has one, its login role. A database
+// reached as the tenant's role on another server (after a move) is dropped,
+// with its role, with the template's credentials on that server; any other
+// explicitly placed database on its own server with the credentials of its
+// URL.
 func (p *provisioner) drop(ctx context.Context, t *Tenant) error {
+	if p.explicit(t) && t.Placement.Kind() == "url" && t.Placement.RoleName != "" && p.dsn.getenv(OverrideVar(t.Subdomain)) == "" {
+		if u, err := url.Parse(t.Placement.URL); err == nil && u.User == nil {
+			return p.dropOnServer(ctx, t)
+		}
+	}
 	if p.explicit(t) {
 		u, err := p.dsn.URL(t)
 		if err != nil {
@@ -289,6 +310,33 @@ func (p *provisioner) drop(ctx context.Context, t *Tenant) error {
 	}
 	if t.Placement.RoleName != "" {
 		return p.dropRole(ctx, t.Placement.RoleName)
+	}
+	return nil
+}
+
+// dropOnServer drops t's database and role on the server of its URL, as the
+// template's (provisioning) user there.
+func (p *provisioner) dropOnServer(ctx context.Context, t *Tenant) error {
+	u, err := p.dsn.ServerAdminURL(t, p.adminDB)
+	if err != nil {
+		return err
+	}
+	cfg, err := parseConfig(u)
+	if err != nil {
+		return err
+	}
+	where := cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("dropping database %q on %s as the template's user: %w; drop it and role %q there by hand",
+			t.DatabaseName, where, translate(err), t.Placement.RoleName)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{t.DatabaseName}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("dropping database %q on %s: %w", t.DatabaseName, where, translate(err))
+	}
+	if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{t.Placement.RoleName}.Sanitize()); err != nil {
+		return fmt.Errorf("dropping role %q on %s: %w", t.Placement.RoleName, where, translate(err))
 	}
 	return nil
 }

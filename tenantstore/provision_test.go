@@ -36,10 +36,10 @@ func newTestProvisioner(t *testing.T, fsys fs.FS) *provisioner {
 
 func provisionTenant(ctx context.Context, p *provisioner, sub string, pl Placement) (*Tenant, error) {
 	tn := &Tenant{Name: "Org " + sub, Subdomain: sub, AdminEmail: "boss@example.com", MaxUsers: 5, Placement: pl}
-	if err := p.place(tn); err != nil {
+	if err := p.place(ctx, tn); err != nil {
 		return nil, err
 	}
-	return tn, p.create(ctx, tn, "initial-pw")
+	return tn, p.create(ctx, tn, "initial-pw", false)
 }
 
 func exists(t *testing.T, admin *pgx.Conn, kind, name string) bool {

@@ -221,6 +221,9 @@ func translate(err error) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if pe.Code == "23505" && pe.ConstraintName == "tenants_database_key" {
+			return databaseInUse("database_url", "names a database another tenant uses")
+		}
 		if pe.Code == "23505" {
 			field := uniqueFields[pe.ConstraintName]
 			if field == "" {

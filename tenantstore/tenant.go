@@ -38,14 +38,21 @@ const DefaultMaxUsers = 50
 // lives. Secrets (Placement.URL, Placement.RolePassword) are never marshalled
 // to JSON.
 type Tenant struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	Subdomain     string    `json:"subdomain"`
-	AdminEmail    string    `json:"admin_email"`
-	Status        Status    `json:"status"`
-	MaxUsers      int       `json:"max_users"`
-	MultiLocation bool      `json:"multi_location"`
-	DatabaseName  string    `json:"database_name"`
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Subdomain     string `json:"subdomain"`
+	AdminEmail    string `json:"admin_email"`
+	Status        Status `json:"status"`
+	MaxUsers      int    `json:"max_users"`
+	MultiLocation bool   `json:"multi_location"`
+	DatabaseName  string `json:"database_name"`
+	// DatabaseServer is the normalised "host:port" of the database's
+	// server, "" for the server of TENANT_DATABASE_TEMPLATE (see
+	// DSNConfig.ServerKey); with DatabaseName it is unique among tenants.
+	DatabaseServer string `json:"-"`
+	// DatabaseOwned records that tenantgate created the database for this
+	// tenant; only then does Delete with DropDatabase drop it.
+	DatabaseOwned bool      `json:"database_owned"`
 	Placement     Placement `json:"database"`
 	Domains       []Domain  `json:"domains"`
 	CreatedAt     time.Time `json:"created_at"`
@@ -54,7 +61,9 @@ type Tenant struct {
 }
 
 // Placement says where a tenant's database lives. With every field empty the
-// database is on the server of TENANT_DATABASE_TEMPLATE; URL names it fully;
+// database is on the server of TENANT_DATABASE_TEMPLATE; URL names it fully
+// (a URL without user info, with RoleName set, is reached as that role: what
+// a move or a restore leaves);
 // Host/Port/User/PasswordEnv name it in parts (the password itself stays in
 // the named environment variable and is never stored). RoleName and
 // RolePassword are the login role that provisioning created for this tenant,

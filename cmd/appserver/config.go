@@ -32,7 +32,8 @@ type config struct {
 	DatabaseURL        string
 	TenantTemplate     string
 	TenantDBPrefix     string
-	BackupDir          string // where POST /api/tenants/{sub}/backups writes; empty disables it
+	BackupDir          string   // where POST /api/tenants/{sub}/backups writes; empty disables it
+	DatabaseHosts      []string // TENANT_DATABASE_HOSTS: servers besides the template's that admins may name
 	RedisURL           string
 	RedisKeyPrefix     string // must match caddy's and tenantctl's; resolver default when empty
 	BaseDomain         string
@@ -69,6 +70,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		TenantDBPrefix: strings.TrimSpace(getenv("TENANT_DB_PREFIX")),
 		BackupDir:      strings.TrimSpace(getenv("BACKUP_DIR")),
 		RedisKeyPrefix: strings.TrimSpace(getenv("REDIS_KEY_PREFIX")),
+		DatabaseHosts:  strings.Split(getenv("TENANT_DATABASE_HOSTS"), ","),
 	}
 	var errs []error
 	c.TenantTemplate = getenv("TENANT_DATABASE_TEMPLATE")

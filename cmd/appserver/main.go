@@ -108,6 +108,7 @@ func run() error {
 	defer dbURLs.Close()
 	mgr, err := tenantstore.NewManager(tenantstore.ManagerConfig{
 		Store: store, DSN: dsn, DatabasePrefix: cfg.TenantDBPrefix, BaseDomain: cfg.BaseDomain,
+		DatabaseHosts: cfg.DatabaseHosts,
 	})
 	if err != nil {
 		return err

@@ -120,6 +120,8 @@ func (a *app) hint(err error, code int) string {
 		return "run 'tenantctl help' or 'tenantctl <command> --help' for usage"
 	case errors.Is(err, tenantstore.ErrStaleVersion):
 		return "the tenant changed meanwhile; run the command again"
+	case errors.Is(err, tenantstore.ErrDatabaseInUse):
+		return "one database serves one tenant: name another database, or --adopt-existing to take over one that holds data but no tenant"
 	case errors.Is(err, tenantstore.ErrNotFound):
 		return "run 'tenantctl list' to see the tenants"
 	case errors.Is(err, tenantstore.ErrUnavailable):
@@ -213,6 +215,9 @@ func (a *app) manager(ctx context.Context) (*tenantstore.Manager, error) {
 		LookupTXT:      a.lookupTXT,
 		BaseDomain:     a.env("BASE_DOMAIN", defaultBaseDomain),
 		BcryptCost:     a.bcryptCost,
+		// The operator on the box may name any database server; only the
+		// admin API is held to TENANT_DATABASE_HOSTS.
+		AnyDatabaseHost: true,
 	})
 	if err != nil {
 		return nil, err

@@ -19,16 +19,20 @@ func (a *app) createCommand() *cobra.Command {
 		multi                                         bool
 		pwEnv, dbURL, dbHost, dbUser, dbPwEnv, dbName string
 		dbPort                                        int
+		adopt                                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create <name> <subdomain> <admin_email>",
 		Short: "Create a tenant: its database, login role, schema and first admin user",
 		Long: `Create a tenant. Without --database-* flags its database is made on the server of
 TENANT_DATABASE_TEMPLATE, copied from a pre-migrated template, with a login role that
-may connect to that database only. With --database-url (or host/port/user/name) the
-database named there is created on that server with those credentials when missing,
-and no role is made. The first admin's password is read from --admin-password-env,
-or generated and printed once.`,
+may connect to that database only; when a renamed or deleted tenant still holds the
+derived name, a short suffix makes a fresh one. With --database-url (or
+host/port/user/name, or TENANT_<SUB>_DATABASE_URL) the database named there is created
+on that server with those credentials when missing, and no role is made; an existing
+database that already holds tables, or that another tenant uses, is refused unless
+--adopt-existing (which still refuses one of another tenant). The first admin's
+password is read from --admin-password-env, or generated and printed once.`,
 		Args: exactArgs(3, "<name> <subdomain> <admin_email>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := tenantstore.CreateRequest{Name: args[0], Subdomain: args[1], AdminEmail: args[2],
@@ -50,6 +54,7 @@ or generated and printed once.`,
 				req.Placement.Host = "127.0.0.1"
 			}
 			req.DatabaseName = dbName
+			req.AdoptExisting = adopt
 			mgr, err := a.manager(cmd.Context())
 			if err != nil {
 				return err
@@ -76,6 +81,7 @@ or generated and printed once.`,
 	f.StringVar(&dbUser, "database-user", "", "database user")
 	f.StringVar(&dbPwEnv, "database-password-env", "", "environment variable holding the database password (read on every connect)")
 	f.StringVar(&dbName, "database-name", "", "database name (default: TENANT_DB_PREFIX + subdomain)")
+	f.BoolVar(&adopt, "adopt-existing", false, "attach the tenant to an existing database that already holds tables")
 	return cmd
 }
 
@@ -252,10 +258,13 @@ func (a *app) deleteCommand() *cobra.Command {
 				}
 				fmt.Fprintf(a.stdout, "backup of %s written to %s\n", t.Subdomain, file)
 			}
-			if err := mgr.Delete(ctx, t.Subdomain, tenantstore.DeleteOptions{DropDatabase: drop}); err != nil {
+			res, err := mgr.Delete(ctx, t.Subdomain, tenantstore.DeleteOptions{DropDatabase: drop})
+			if err != nil {
 				return err
 			}
-			if drop {
+			if res.Warning != "" {
+				fmt.Fprintf(a.stdout, "deleted tenant %s; %s\n", t.Subdomain, res.Warning)
+			} else if res.DatabaseDropped {
 				fmt.Fprintf(a.stdout, "deleted tenant %s; database %s dropped\n", t.Subdomain, t.DatabaseName)
 			} else {
 				fmt.Fprintf(a.stdout, "deleted tenant %s; database %s kept, detached (drop it by hand when no longer needed)\n", t.Subdomain, t.DatabaseName)
@@ -263,7 +272,7 @@ func (a *app) deleteCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&drop, "drop-database", false, "drop the tenant's database and login role")
+	cmd.Flags().BoolVar(&drop, "drop-database", false, "drop the tenant's database and login role (only when tenantgate created them for it; otherwise they are kept, detached)")
 	cmd.Flags().StringVar(&backupTo, "backup-to", "", "write a pg_dump (custom format) of the database into this directory first")
 	return cmd
 }
