@@ -57,42 +57,9 @@ func startAppStack(t *testing.T, setup func(dbURL string)) *appStack {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Env = append(cmd.Env, "APP_ADDR="+appAddr, "ADMIN_ADDR="+adminAddr)
-	out := new(testenv.Output)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("appserver output:\n%s", out)
-		}
+	testenv.Start(t, "appserver", cmd).WaitUntil(t, "appserver", 60*time.Second, func() bool {
+		return testenv.HTTPOK(nil, "http://"+adminAddr+"/healthz")
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("appserver exited during start-up: %v\n%s", err, out)
-		default:
-		}
-		if res, err := http.Get("http://" + adminAddr + "/healthz"); err == nil {
-			res.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("appserver admin listener not up within 60 s\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 	edgeEnv := map[string]string{"ADMIN_UPSTREAMS": adminAddr}
 	for k, v := range env {
 		edgeEnv[k] = v

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,30 +62,20 @@ func TestShortAdminTokenRefusedAtStart(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = appEnv(t, long+","+short, ports[0], ports[1])
-	out := new(testenv.Output)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	proc := testenv.Start(t, "appserver", cmd)
+	out := proc.Output
 	// A binary that accepts the token goes on to serve: stop waiting as
 	// soon as its admin listener answers.
-	var err error
-	for done := false; !done; {
-		select {
-		case err = <-exited:
-			done = true
-		case <-time.After(200 * time.Millisecond):
-			if res, herr := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[1])); herr == nil {
-				res.Body.Close()
-				_ = cmd.Process.Signal(syscall.SIGTERM)
-				<-exited
-				t.Fatalf("bin/appserver started and serves with a %d-character admin token, want it refused at start\n%s", len(short), out)
-			}
+	for {
+		if done, _ := proc.Exited(); done {
+			break
 		}
+		if testenv.HTTPOK(nil, fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[1])) {
+			t.Fatalf("bin/appserver started and serves with a %d-character admin token, want it refused at start\n%s", len(short), out)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
+	err := proc.Wait()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 		t.Fatalf("bin/appserver with a short admin token: %v, want a non-zero exit\n%s", err, out)
@@ -112,43 +101,8 @@ func TestMetricsNeedAdminToken(t *testing.T) {
 	ports := testenv.FreePorts(t, 3)
 	cmd := exec.Command(bin)
 	cmd.Env = append(appEnv(t, token, ports[0], ports[1]), fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", ports[2]))
-	out := new(testenv.Output)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("appserver output:\n%s", out)
-		}
-	})
 	admin := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("bin/appserver exited during start-up: %v\n%s", err, out)
-		default:
-		}
-		if res, err := http.Get(admin + "/healthz"); err == nil {
-			res.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bin/appserver admin listener not up within 60 s\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Start(t, "appserver", cmd).WaitUntil(t, "bin/appserver", 60*time.Second, func() bool { return testenv.HTTPOK(nil, admin+"/healthz") })
 
 	get := func(url, bearer string) (int, string) {
 		t.Helper()

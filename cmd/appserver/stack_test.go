@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -144,7 +143,7 @@ func newWorld(t *testing.T) *world {
 type app struct {
 	addr, adminAddr string // host:port of the tenant and admin listeners
 	pid             int
-	logs            *testenv.Output
+	proc            *testenv.Process
 }
 
 // startApp runs the appserver with the world's environment plus extra, and
@@ -153,47 +152,13 @@ func (w *world) startApp(extra ...string) *app {
 	t := w.t
 	t.Helper()
 	ports := testenv.FreePorts(t, 2)
-	a := &app{addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), adminAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]), logs: new(testenv.Output)}
+	a := &app{addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), adminAddr: fmt.Sprintf("127.0.0.1:%d", ports[1])}
 	cmd := exec.Command(appBin)
 	cmd.Env = append(append(append(os.Environ(), w.env...), "APP_ADDR="+a.addr, "ADMIN_ADDR="+a.adminAddr), extra...)
-	cmd.Stdout, cmd.Stderr = a.logs, a.logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the appserver: %v", err)
-	}
-	a.pid = cmd.Process.Pid
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("appserver %s output:\n%s", a.addr, a.logs.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("the appserver exited during start-up: %v\n%s", err, a.logs.String())
-		default:
-		}
-		if res, err := http.Get("http://" + a.adminAddr + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return a
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the appserver did not answer /healthz within 30 s\n%s", a.logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	a.proc = testenv.Start(t, "appserver "+a.addr, cmd)
+	a.pid = a.proc.Pid()
+	a.proc.WaitUntil(t, "the appserver", 30*time.Second, func() bool { return testenv.HTTPOK(nil, "http://"+a.adminAddr+"/healthz") })
+	return a
 }
 
 // reply is one answer of a tenant request.

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,7 +76,7 @@ func TestLoginThrottle(t *testing.T) {
 	})
 
 	t.Run("failures are logged without the password", func(t *testing.T) {
-		logs := apps[0].logs.String() + apps[1].logs.String()
+		logs := apps[0].proc.Output.String() + apps[1].proc.Output.String()
 		found := false
 		for _, line := range strings.Split(logs, "\n") {
 			found = found || strings.Contains(line, `"msg":"login failed"`) && strings.Contains(line, `"ip":"198.51.100.2"`) && strings.Contains(line, `"tenant":"acme"`)
@@ -204,51 +203,16 @@ func startEdge(t *testing.T, w *world, apps []*app) *edge {
 		ups = append(ups, a.addr)
 	}
 	dir := t.TempDir()
-	logs := new(testenv.Output)
 	cmd := exec.Command(caddyBin, "run", "--config", filepath.Join(repoRoot, "Caddyfile"), "--adapter", "caddyfile")
 	cmd.Env = append(append(os.Environ(), w.env...),
 		fmt.Sprintf("HTTP_PORT=%d", ports[0]), fmt.Sprintf("HTTPS_PORT=%d", ports[1]),
 		fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", ports[2]),
 		"APP_UPSTREAMS="+strings.Join(ups, " "), "ADMIN_UPSTREAMS="+apps[0].adminAddr,
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting bin/caddy: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("caddy output:\n%s", logs.String())
-		}
+	testenv.Start(t, "caddy", cmd).WaitUntil(t, "bin/caddy", 30*time.Second, func() bool {
+		return testenv.HTTPOK(e.client, fmt.Sprintf("http://acme.localhost:%d/healthz", e.httpPort))
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("bin/caddy exited during start-up: %v\n%s", err, logs.String())
-		default:
-		}
-		if res, err := e.client.Get(fmt.Sprintf("http://acme.localhost:%d/healthz", e.httpPort)); err == nil {
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return e
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bin/caddy did not serve acme.localhost within 30 s\n%s", logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return e
 }
 
 func (e *edge) url(scheme, path string) string {

@@ -2,9 +2,14 @@ package testenv
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"net/http"
+	"os/exec"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // FreePort returns a loopback TCP port nothing listens on right now.
@@ -49,4 +54,111 @@ func (o *Output) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.buf.String()
+}
+
+// Process is a child process a test started with Start: it is stopped
+// (SIGTERM, then SIGKILL after StopTimeout) when the test ends, and what it
+// printed is logged when the test failed.
+type Process struct {
+	// Output is what the process wrote to stdout and stderr.
+	Output *Output
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error // Wait's answer; read after done is closed
+}
+
+// StopTimeout is how long a Process has to exit after SIGTERM at the end of
+// its test before it is killed.
+const StopTimeout = 10 * time.Second
+
+// Start starts cmd in a process group of its own, its stdout and stderr
+// going to the returned Process's Output, and registers its stop with
+// t.Cleanup. name labels the output in the test log.
+func Start(t testing.TB, name string, cmd *exec.Cmd) *Process {
+	t.Helper()
+	p := &Process{Output: new(Output), cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.Output, p.Output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.Output)
+		}
+	})
+	return p
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Exited reports whether the process has ended, and Wait's error if so.
+func (p *Process) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	default:
+		return false, nil
+	}
+}
+
+// Wait waits for the process to end and returns Wait's error.
+func (p *Process) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// Stop sends SIGTERM and waits up to StopTimeout for the process to end,
+// then kills it. It is idempotent.
+func (p *Process) Stop() {
+	if done, _ := p.Exited(); done {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(StopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// WaitUntil polls ready every 100 ms until it returns true, failing t when
+// the process exits first or within elapses; name labels the failure.
+func (p *Process) WaitUntil(t testing.TB, name string, within time.Duration, ready func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if done, err := p.Exited(); done {
+			t.Fatalf("%s exited during start-up: %v\n%s", name, err, p.Output)
+		}
+		if ready() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not ready within %v\n%s", name, within, p.Output)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// HTTPOK reports whether GET url answers 200 through client (a default
+// client with a 2 s timeout when nil); a ready probe for WaitUntil.
+func HTTPOK(client *http.Client, url string) bool {
+	if client == nil {
+		client = &http.Client{Timeout: 2 * time.Second}
+	}
+	res, err := client.Get(url)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
 }
