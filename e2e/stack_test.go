@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(tmp)
 		caddyBin = filepath.Join(root, "bin", "caddy")
 		if _, err := os.Stat(caddyBin); err != nil {
-			if err := goBuild(caddyBin, "./cmd/caddy"); err != nil {
+			if err := testenv.GoBuild(repoRoot, caddyBin, "./cmd/caddy"); err != nil {
 				fmt.Fprintln(os.Stderr, "e2e:", err)
 				return 1
 			}
@@ -60,22 +60,12 @@ func TestMain(m *testing.M) {
 		// The appserver is small: always build it, so the test never runs
 		// a stale bin/appserver.
 		appBin = filepath.Join(tmp, "appserver")
-		if err := goBuild(appBin, "./cmd/appserver"); err != nil {
+		if err := testenv.GoBuild(repoRoot, appBin, "./cmd/appserver"); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
 			return 1
 		}
 		return m.Run()
 	}())
-}
-
-func goBuild(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = repoRoot
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build -o %s %s: %w", out, pkg, err)
-	}
-	return nil
 }
 
 // chromiumPath is Debian's headless-capable Chromium.

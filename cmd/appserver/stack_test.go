@@ -54,22 +54,12 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		appBin = filepath.Join(dir, "appserver")
-		if err := goBuild(appBin, "./cmd/appserver"); err != nil {
+		if err := testenv.GoBuild(repoRoot, appBin, "./cmd/appserver"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		return m.Run()
 	}())
-}
-
-func goBuild(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = repoRoot
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build -o %s %s: %w", out, pkg, err)
-	}
-	return nil
 }
 
 // world is a control plane with one provisioned tenant, "acme", whose admin

@@ -181,7 +181,7 @@ type edge struct {
 func startEdge(t *testing.T, w *world, apps []*app) *edge {
 	t.Helper()
 	if _, err := os.Stat(caddyBin); err != nil {
-		if err := goBuild(caddyBin, "./cmd/caddy"); err != nil {
+		if err := testenv.GoBuild(repoRoot, caddyBin, "./cmd/caddy"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,9 +2,11 @@ package testenv
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -161,4 +163,17 @@ func HTTPOK(client *http.Client, url string) bool {
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	return res.StatusCode == http.StatusOK
+}
+
+// GoBuild builds the package pkg (a path such as "./cmd/appserver",
+// relative to the module root dir) into the binary out, the compiler's
+// messages going to stderr. TestMain functions call it, so it takes no t.
+func GoBuild(dir, out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build -o %s %s: %w", out, pkg, err)
+	}
+	return nil
 }
