@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -40,7 +41,7 @@ type AdminConfig struct {
 	Metrics http.Handler
 	// Pools configures the small pool manager the dashboard uses to count
 	// each tenant's users; zero fields take admin defaults.
-	Pools PoolConfig
+	Pools tenantpool.Config
 	// SessionLifetime is how long a dashboard login lasts;
 	// DefaultAdminSessionLifetime when 0.
 	SessionLifetime time.Duration
@@ -63,7 +64,7 @@ type Admin struct {
 	cfg    AdminConfig
 	m      *tenantstore.Manager
 	tokens [][sha256.Size]byte // hashes: compared in constant time whatever their length
-	pools  *Pools
+	pools  *tenantpool.Manager
 	log    *slog.Logger
 	now    func() time.Time
 	csrf   *http.CrossOriginProtection
@@ -111,7 +112,7 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	if pc.IdleTimeout <= 0 {
 		pc.IdleTimeout = 2 * time.Minute
 	}
-	a.pools = NewPools(pc)
+	a.pools = tenantpool.New(pc)
 	// The dashboard's forms are protected twice: Go's CrossOriginProtection
 	// refuses unsafe requests a browser marks cross-site (Sec-Fetch-Site, or
 	// an Origin of another host), and each form carries a token bound to the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -65,7 +66,7 @@ func toError(err error) (apiErr *Error, internal bool) {
 		return ae, false
 	case errors.As(err, &ve):
 		return invalidField(ve.Field, ve.Message), false
-	case errors.Is(err, ErrTenantDatabaseUnavailable), errors.As(err, &ce):
+	case errors.Is(err, tenantpool.ErrUnavailable), errors.As(err, &ce):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "tenant_database_unavailable", Message: "the organization's database is unavailable; try again shortly"}, false
 	case errors.Is(err, tenantstore.ErrUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "control_plane_unavailable", Message: "tenant directory unavailable; try again shortly"}, false
@@ -98,7 +99,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if internal {
 		loggerFrom(r.Context(), s.log).ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
 	} else if ae.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", strconv.Itoa(int(s.pools.cfg.BreakerRetry.Seconds())))
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.pools.BreakerRetry().Seconds())))
 		s.tripOnConnectError(r, err)
 		loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "service unavailable", slog.String("code", ae.Code), slog.String("error", err.Error()))
 	}

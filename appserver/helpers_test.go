@@ -21,6 +21,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/migrations"
@@ -86,7 +87,7 @@ type tenantFixture struct {
 	AdminID string
 }
 
-func newEnv(t testing.TB, pools PoolConfig) *env {
+func newEnv(t testing.TB, pools tenantpool.Config) *env {
 	t.Helper()
 	testenv.Integration(t)
 	keys := []tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}

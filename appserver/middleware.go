@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -237,7 +238,7 @@ func (s *Server) claimsMatch(c tenanttoken.Claims, t *tenantstore.Tenant) bool {
 
 // dbHolder holds the request's pool lease, acquired on first use.
 type dbHolder struct {
-	lease *Lease
+	lease *tenantpool.Lease
 }
 
 func (h *dbHolder) release() {

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
 
 // pageCall is a browser-like request to a tenant page: form-encoded body,
@@ -34,7 +36,7 @@ func fieldErrorOf(html, id string) string {
 }
 
 func TestPagesLogin(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 
 	res := e.do(acme, pageCall(acme, http.MethodGet, "/login", nil, ""))
@@ -105,7 +107,7 @@ func TestPagesLogin(t *testing.T) {
 }
 
 func TestPagesCustomersAndProducts(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	globex := e.addTenant("globex", 10)
 
@@ -167,7 +169,7 @@ func TestPagesCustomersAndProducts(t *testing.T) {
 }
 
 func TestPagesInvoicesAndDashboard(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	cust := e.must(http.StatusCreated, e.do(acme, call{method: "POST", path: "/api/customers", body: map[string]any{"name": "Road Runner"}}), "create customer")
 	prod := e.must(http.StatusCreated, e.do(acme, call{method: "POST", path: "/api/products", body: map[string]any{"sku": "SEED", "name": "Bird seed", "price": "2.50"}}), "create product")

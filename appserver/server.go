@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -71,7 +72,7 @@ type Config struct {
 	// by tenant id and keeps it in memory by id and version.
 	DSN func(ctx context.Context, t *tenantstore.Tenant) (string, error)
 	// Pools configures the per-tenant pool manager.
-	Pools PoolConfig
+	Pools tenantpool.Config
 	// BaseDomain is BASE_DOMAIN: a token's host claim must be
 	// <subdomain>.<BaseDomain> or a verified custom domain of its tenant.
 	// DefaultBaseDomain when empty.
@@ -108,7 +109,7 @@ type Config struct {
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
-	pools     *Pools
+	pools     *tenantpool.Manager
 	tokens    *tokenCache
 	registry  *prometheus.Registry
 	metrics   *httpMetrics
@@ -168,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		pools:     NewPools(cfg.Pools),
+		pools:     tenantpool.New(cfg.Pools),
 		tokens:    newTokenCache(cfg.TokenCacheSize),
 		registry:  cfg.Registry,
 		dummyHash: dummy,
@@ -184,7 +185,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Pools returns the server's pool manager.
-func (s *Server) Pools() *Pools { return s.pools }
+func (s *Server) Pools() *tenantpool.Manager { return s.pools }
 
 // TenantChanged closes the tenant's pool so the next request reopens it with
 // the current database URL; pass it to the resolver's OnChange.

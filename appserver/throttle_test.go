@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
+
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
 
 func TestClientIPAndScheme(t *testing.T) {
@@ -84,7 +86,7 @@ func TestParseTrustedProxies(t *testing.T) {
 // TestLoginThrottled: in one process, failed logins lock the account even
 // for the right password; the page login answers the same 429.
 func TestLoginThrottled(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	email := "admin@acme.example.com"
 	login := func(password string) response {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -113,9 +114,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		}
 		return n
 	}
-	c.MaxTenantPools = positive("MAX_TENANT_POOLS", appserver.DefaultMaxPools)
-	c.PoolMaxConns = int32(min(positive("TENANT_POOL_MAX_CONNS", appserver.DefaultPoolMaxConns), 1000))
-	c.PoolIdleTimeout = appserver.DefaultPoolIdleTimeout
+	c.MaxTenantPools = positive("MAX_TENANT_POOLS", tenantpool.DefaultMaxPools)
+	c.PoolMaxConns = int32(min(positive("TENANT_POOL_MAX_CONNS", tenantpool.DefaultMaxConns), 1000))
+	c.PoolIdleTimeout = tenantpool.DefaultIdleTimeout
 	if v := getenv("TENANT_POOL_IDLE_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil || d <= 0 {

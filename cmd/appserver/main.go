@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantops"
@@ -159,7 +160,7 @@ func run() error {
 		Tenants:   res,
 		Locations: store,
 		DSN:       dbURLs.URL,
-		Pools: appserver.PoolConfig{
+		Pools: tenantpool.Config{
 			MaxPools:    cfg.MaxTenantPools,
 			MaxConns:    cfg.PoolMaxConns,
 			IdleTimeout: cfg.PoolIdleTimeout,

@@ -1,4 +1,4 @@
-package appserver
+package tenantpool
 
 import (
 	"container/list"
@@ -12,11 +12,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Defaults of PoolConfig (SPEC §3).
+// Defaults of Config (SPEC §3).
 const (
 	DefaultMaxPools          = 200
-	DefaultPoolMaxConns      = 4
-	DefaultPoolIdleTimeout   = 5 * time.Minute
+	DefaultMaxConns          = 4
+	DefaultIdleTimeout       = 5 * time.Minute
 	DefaultConnectTimeout    = 2 * time.Second
 	DefaultBreakerRetry      = 5 * time.Second
 	defaultJanitorMaxPeriod  = 30 * time.Second
@@ -25,16 +25,16 @@ const (
 	defaultBreakerForgetTime = time.Hour
 )
 
-// ErrTenantDatabaseUnavailable means the tenant's database could not be
+// ErrUnavailable means the tenant's database could not be
 // reached, now or a moment ago (the breaker is open). It maps to 503
 // tenant_database_unavailable.
-var ErrTenantDatabaseUnavailable = errors.New("tenant database unavailable")
+var ErrUnavailable = errors.New("tenant database unavailable")
 
-// ErrPoolsClosed is returned by Acquire after Close.
-var ErrPoolsClosed = errors.New("pool manager closed")
+// ErrClosed is returned by Acquire after Close.
+var ErrClosed = errors.New("pool manager closed")
 
-// PoolConfig configures Pools. Zero fields take the Default* values.
-type PoolConfig struct {
+// Config configures a Manager. Zero fields take the Default* values.
+type Config struct {
 	// MaxPools bounds the open pools (MAX_TENANT_POOLS). Beyond it the least
 	// recently used idle pool is closed; when every pool is in use, Acquire
 	// waits for one to become idle.
@@ -53,15 +53,15 @@ type PoolConfig struct {
 	Now func() time.Time
 }
 
-func (c *PoolConfig) defaults() {
+func (c *Config) defaults() {
 	if c.MaxPools <= 0 {
 		c.MaxPools = DefaultMaxPools
 	}
 	if c.MaxConns <= 0 {
-		c.MaxConns = DefaultPoolMaxConns
+		c.MaxConns = DefaultMaxConns
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultPoolIdleTimeout
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
@@ -74,7 +74,7 @@ func (c *PoolConfig) defaults() {
 	}
 }
 
-// Pools keeps one pgxpool per tenant database: opened on first use (once,
+// Manager keeps one pgxpool per tenant database: opened on first use (once,
 // however many requests arrive together), closed when idle too long or when
 // the least recently used idle pool must make room, never closed while a
 // request holds it. A tenant whose database fails to open is refused fast
@@ -84,8 +84,8 @@ func (c *PoolConfig) defaults() {
 // (such as hashicorp/golang-lru): eviction must skip pools in use, wait when
 // all are in use, and count a pool against the budget until its Close has
 // returned, which a cache's evict callback cannot express.
-type Pools struct {
-	cfg PoolConfig
+type Manager struct {
+	cfg Config
 
 	mu        sync.Mutex
 	entries   map[string]*poolEntry // by tenant ID; opening, in use or idle
@@ -112,7 +112,7 @@ type poolEntry struct {
 	err      error
 	refs     int
 	lastUsed time.Time
-	elem     *list.Element // in Pools.idle while refs == 0 and open
+	elem     *list.Element // in Manager.idle while refs == 0 and open
 	retired  bool          // out of the map; closed when refs reaches 0
 }
 
@@ -122,10 +122,10 @@ type breaker struct {
 	probing bool
 }
 
-// NewPools starts a pool manager and its idle janitor; Close stops both.
-func NewPools(cfg PoolConfig) *Pools {
+// New starts a pool manager and its idle janitor; Close stops both.
+func New(cfg Config) *Manager {
 	cfg.defaults()
-	p := &Pools{
+	p := &Manager{
 		cfg:       cfg,
 		entries:   make(map[string]*poolEntry),
 		breakers:  make(map[string]*breaker),
@@ -141,7 +141,7 @@ func NewPools(cfg PoolConfig) *Pools {
 // Lease is one request's hold on a tenant pool; the pool is not closed until
 // every lease on it is released.
 type Lease struct {
-	p        *Pools
+	p        *Manager
 	e        *poolEntry
 	released bool
 }
@@ -161,14 +161,14 @@ func (l *Lease) Release() {
 // Acquire returns the pool of the tenant, opening it when needed. dsn is the
 // tenant's current database URL: when it differs from the URL the open pool
 // was made with, that pool is retired and a new one opened. It fails with an
-// error wrapping ErrTenantDatabaseUnavailable when the database cannot be
+// error wrapping ErrUnavailable when the database cannot be
 // reached or the tenant's breaker is open.
-func (p *Pools) Acquire(ctx context.Context, tenantID, dsn string) (*Lease, error) {
+func (p *Manager) Acquire(ctx context.Context, tenantID, dsn string) (*Lease, error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, ErrPoolsClosed
+			return nil, ErrClosed
 		}
 		e := p.entries[tenantID]
 		if e != nil && e.dsn != dsn {
@@ -192,7 +192,7 @@ func (p *Pools) Acquire(ctx context.Context, tenantID, dsn string) (*Lease, erro
 			if b.probing || now.Before(b.nextTry) {
 				err := b.err
 				p.mu.Unlock()
-				return nil, fmt.Errorf("%w (retrying shortly): %w", ErrTenantDatabaseUnavailable, err)
+				return nil, fmt.Errorf("%w (retrying shortly): %w", ErrUnavailable, err)
 			}
 			b.probing = true // this caller probes; the others keep failing fast
 		}
@@ -253,7 +253,7 @@ func (p *Pools) Acquire(ctx context.Context, tenantID, dsn string) (*Lease, erro
 }
 
 // await waits for e to be ready; the caller holds a reference on e.
-func (p *Pools) await(ctx context.Context, e *poolEntry) (*Lease, error) {
+func (p *Manager) await(ctx context.Context, e *poolEntry) (*Lease, error) {
 	select {
 	case <-e.ready:
 	case <-ctx.Done():
@@ -262,7 +262,7 @@ func (p *Pools) await(ctx context.Context, e *poolEntry) (*Lease, error) {
 	}
 	if e.err != nil {
 		p.release(e)
-		return nil, fmt.Errorf("%w: %w", ErrTenantDatabaseUnavailable, e.err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, e.err)
 	}
 	return &Lease{p: p, e: e}, nil
 }
@@ -270,7 +270,7 @@ func (p *Pools) await(ctx context.Context, e *poolEntry) (*Lease, error) {
 // open creates a pool and checks it with one connection. It is detached from
 // the request's cancellation: waiters share its result, and a client going
 // away must not trip the breaker.
-func (p *Pools) open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+func (p *Manager) open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing tenant database URL: %w", err)
@@ -292,7 +292,7 @@ func (p *Pools) open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-func (p *Pools) release(e *poolEntry) {
+func (p *Manager) release(e *poolEntry) {
 	p.mu.Lock()
 	e.refs--
 	e.lastUsed = p.cfg.Now()
@@ -313,7 +313,7 @@ func (p *Pools) release(e *poolEntry) {
 
 // retireLocked takes e out of service. It returns e when it can be closed
 // now (nobody holds it); otherwise the last release closes it.
-func (p *Pools) retireLocked(e *poolEntry) *poolEntry {
+func (p *Manager) retireLocked(e *poolEntry) *poolEntry {
 	if p.entries[e.tenantID] == e {
 		delete(p.entries, e.tenantID)
 	}
@@ -330,7 +330,7 @@ func (p *Pools) retireLocked(e *poolEntry) *poolEntry {
 
 // closeRetired closes a retired pool and only then frees its slot, so the
 // connection budget holds while it shuts down.
-func (p *Pools) closeRetired(e *poolEntry) {
+func (p *Manager) closeRetired(e *poolEntry) {
 	if e == nil {
 		return
 	}
@@ -341,7 +341,7 @@ func (p *Pools) closeRetired(e *poolEntry) {
 	p.mu.Unlock()
 }
 
-func (p *Pools) signalLocked() {
+func (p *Manager) signalLocked() {
 	close(p.slotFreed)
 	p.slotFreed = make(chan struct{})
 }
@@ -349,7 +349,7 @@ func (p *Pools) signalLocked() {
 // Invalidate retires the tenant's pool (closed as soon as no request holds
 // it) and resets its breaker, so the next request opens a pool with the
 // tenant's current database URL. The resolver's OnChange calls it.
-func (p *Pools) Invalidate(tenantID string) {
+func (p *Manager) Invalidate(tenantID string) {
 	p.mu.Lock()
 	delete(p.breakers, tenantID)
 	var toClose *poolEntry
@@ -364,7 +364,7 @@ func (p *Pools) Invalidate(tenantID string) {
 // Trip opens the tenant's breaker after its database failed under an open
 // pool (a connection error mid-request) and retires that pool, so the next
 // requests fail fast instead of each waiting for a connect timeout.
-func (p *Pools) Trip(tenantID string, err error) {
+func (p *Manager) Trip(tenantID string, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -381,7 +381,7 @@ func (p *Pools) Trip(tenantID string, err error) {
 }
 
 // janitor closes pools idle longer than IdleTimeout and forgets old breakers.
-func (p *Pools) janitor() {
+func (p *Manager) janitor() {
 	defer close(p.done)
 	t := time.NewTicker(max(min(p.cfg.IdleTimeout/4, defaultJanitorMaxPeriod), minJanitorPeriod))
 	defer t.Stop()
@@ -395,7 +395,7 @@ func (p *Pools) janitor() {
 	}
 }
 
-func (p *Pools) sweep() {
+func (p *Manager) sweep() {
 	now := p.cfg.Now()
 	var expired []*poolEntry
 	p.mu.Lock()
@@ -423,7 +423,7 @@ func (p *Pools) sweep() {
 
 // Close closes every idle pool now and every pool in use when its last
 // request releases it; later Acquire calls fail. It is idempotent.
-func (p *Pools) Close() {
+func (p *Manager) Close() {
 	p.stopOnce.Do(func() {
 		close(p.stop)
 		<-p.done
@@ -443,8 +443,8 @@ func (p *Pools) Close() {
 	})
 }
 
-// PoolStats is a snapshot of the manager for metrics and tests.
-type PoolStats struct {
+// Stats is a snapshot of the manager for metrics and tests.
+type Stats struct {
 	Open          int   // pools open or opening, including retired ones still closing
 	InUse         int   // pools held by at least one request
 	Waiting       int   // Acquire calls waiting for a free slot
@@ -460,10 +460,10 @@ type PoolStats struct {
 }
 
 // Stats returns a snapshot of the manager.
-func (p *Pools) Stats() PoolStats {
+func (p *Manager) Stats() Stats {
 	now := p.cfg.Now()
 	p.mu.Lock()
-	s := PoolStats{Open: p.slots, Waiting: p.waiting}
+	s := Stats{Open: p.slots, Waiting: p.waiting}
 	pools := make([]*pgxpool.Pool, 0, len(p.entries))
 	for _, e := range p.entries {
 		if e.refs > 0 {
@@ -492,3 +492,8 @@ func (p *Pools) Stats() PoolStats {
 	s.Tripped = p.tripped.Load()
 	return s
 }
+
+// BreakerRetry is how long a tenant whose database failed is refused before
+// one request may try again (Config.BreakerRetry after defaults); the tenant
+// app sends it as Retry-After.
+func (p *Manager) BreakerRetry() time.Duration { return p.cfg.BreakerRetry }

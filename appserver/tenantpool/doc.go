@@ -1,0 +1,9 @@
+// Package tenantpool keeps one pgx pool per tenant database: opened lazily
+// (once, however many requests arrive together), bounded in number and size,
+// closed when idle or least recently used, never under a request that holds
+// it, with a per-tenant breaker that fails fast while a database is down.
+//
+// It imports only pgx and Prometheus, knows tenants by ID and database URL
+// only, and is used by appserver (the tenant app) and appserver/admin (the
+// dashboard's user counts).
+package tenantpool
