@@ -12,6 +12,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tenantgate/tenantgate/appserver/clientinfo"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -51,7 +54,7 @@ type AdminConfig struct {
 	// (SPEC §9); nil means one in process memory only.
 	LoginLimiter *loginlimit.Limiter
 	// TrustedProxies are the peers whose X-Forwarded-For is believed;
-	// DefaultTrustedProxies when nil.
+	// clientinfo.DefaultTrustedProxies when nil.
 	TrustedProxies []netip.Prefix
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -69,7 +72,7 @@ type Admin struct {
 	now    func() time.Time
 	csrf   *http.CrossOriginProtection
 	limit  *loginlimit.Limiter
-	peers  proxies
+	peers  clientinfo.Proxies
 }
 
 // NewAdmin checks cfg and returns the admin API.
@@ -100,7 +103,7 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 		a.limit = loginlimit.New(loginlimit.Config{Now: a.now})
 	}
 	if a.peers == nil {
-		a.peers = DefaultTrustedProxies
+		a.peers = clientinfo.DefaultTrustedProxies
 	}
 	pc := cfg.Pools
 	if pc.MaxPools <= 0 {
@@ -119,7 +122,7 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	// session (see csrfToken) for browsers that send neither header.
 	a.csrf = http.NewCrossOriginProtection()
 	a.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, &Error{Status: http.StatusForbidden, Code: "origin_mismatch", Message: "cross-site request refused"})
+		a.writeError(w, r, &httpapi.Error{Status: http.StatusForbidden, Code: "origin_mismatch", Message: "cross-site request refused"})
 	}))
 	return a, nil
 }
@@ -144,16 +147,16 @@ func (a *Admin) Routes(r *mux.Router) {
 	// Unknown /api paths answer 401 before 404, so nothing is learnt
 	// without a token.
 	api.NotFoundHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, errNotFound)
+		a.writeError(w, r, httpapi.ErrNotFound)
 	}))
 	api.MethodNotAllowedHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"})
+		a.writeError(w, r, &httpapi.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"})
 	}))
 
 	a.dashboardRoutes(r)
 }
 
-var errAdminUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a valid admin bearer token is required"}
+var errAdminUnauthorized = &httpapi.Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a valid admin bearer token is required"}
 
 // validToken reports whether token is one of the admin tokens. Every token
 // is compared, in constant time, over fixed-length hashes, so neither the
@@ -193,7 +196,7 @@ func (a *Admin) requireToken(next http.Handler) http.Handler {
 }
 
 // serve adapts an admin handler, sending its error through writeError.
-func (a *Admin) serve(fn handlerFunc) http.Handler {
+func (a *Admin) serve(fn httpapi.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {
 			a.writeError(w, r, err)
@@ -208,27 +211,27 @@ func adminError(err error) error {
 	var ce *tenantstore.ConflictError
 	switch {
 	case errors.Is(err, tenantstore.ErrStaleVersion):
-		return conflict("stale_version", "version", "the tenant was changed by someone else; reload it and try again")
+		return httpapi.Conflict("stale_version", "version", "the tenant was changed by someone else; reload it and try again")
 	case errors.Is(err, tenantstore.ErrDatabaseInUse) && errors.As(err, &ce):
-		return conflict("database_in_use", ce.Field, ce.Field+" "+ce.Message)
+		return httpapi.Conflict("database_in_use", ce.Field, ce.Field+" "+ce.Message)
 	case errors.As(err, &ce):
 		code := "conflict"
 		if strings.Contains(ce.Message, "already taken") {
 			code = "already_exists"
 		}
-		return conflict(code, ce.Field, ce.Field+" "+ce.Message)
+		return httpapi.Conflict(code, ce.Field, ce.Field+" "+ce.Message)
 	}
 	return err
 }
 
 // writeError answers err as SPEC §7's JSON error, logging faults of ours.
 func (a *Admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	ae, internal := toError(adminError(err))
+	ae, internal := httpapi.ErrorFor(adminError(err))
 	if internal {
-		loggerFrom(r.Context(), a.log).ErrorContext(r.Context(), "admin request failed", slog.String("error", err.Error()))
+		reqctx.Logger(r.Context(), a.log).ErrorContext(r.Context(), "admin request failed", slog.String("error", err.Error()))
 	}
 	if ae.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
-	writeJSON(w, ae.Status, map[string]*Error{"error": ae})
+	httpapi.WriteJSON(w, ae.Status, map[string]*httpapi.Error{"error": ae})
 }

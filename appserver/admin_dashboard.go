@@ -16,6 +16,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
+	"github.com/tenantgate/tenantgate/appserver/webpage"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -30,7 +33,7 @@ const (
 )
 
 // adminPages are the dashboard's templates (web/admin).
-var adminPages = mustPages("admin")
+var adminPages = webpage.MustParse(web, "web/admin")
 
 func (a *Admin) dashboardRoutes(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}
@@ -103,17 +106,17 @@ func (a *Admin) setCookie(w http.ResponseWriter, value string, expires time.Time
 }
 
 // dashboardFunc is a dashboard handler; d carries the CSRF token.
-type dashboardFunc func(w http.ResponseWriter, r *http.Request, d *pageData) error
+type dashboardFunc func(w http.ResponseWriter, r *http.Request, d *webpage.Data) error
 
 // dashboard shows the login form instead of fn without a session.
 func (a *Admin) dashboard(fn dashboardFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := a.session(r)
 		if s == "" {
-			render(w, r, a.log, adminPages, http.StatusOK, "login", &pageData{Title: "Log in"})
+			webpage.Render(w, r, a.log, adminPages, http.StatusOK, "login", &webpage.Data{Title: "Log in"})
 			return
 		}
-		if err := fn(w, r, &pageData{CSRF: csrfToken(s)}); err != nil {
+		if err := fn(w, r, &webpage.Data{CSRF: csrfToken(s)}); err != nil {
 			a.pageError(w, r, err)
 		}
 	})
@@ -125,70 +128,70 @@ func (a *Admin) form(fn dashboardFunc) http.Handler {
 	return a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := a.session(r)
 		if s == "" {
-			seeOther(w, r, "/")
+			webpage.SeeOther(w, r, "/")
 			return
 		}
-		if err := parseForm(w, r); err != nil {
+		if err := webpage.ParseForm(w, r); err != nil {
 			a.pageError(w, r, err)
 			return
 		}
 		want := csrfToken(s)
 		if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(want)) {
-			a.pageError(w, r, &Error{Status: http.StatusForbidden, Code: "csrf_token", Message: "the form has expired; reload the page and try again"})
+			a.pageError(w, r, &httpapi.Error{Status: http.StatusForbidden, Code: "csrf_token", Message: "the form has expired; reload the page and try again"})
 			return
 		}
-		if err := fn(w, r, &pageData{CSRF: want}); err != nil {
+		if err := fn(w, r, &webpage.Data{CSRF: want}); err != nil {
 			a.pageError(w, r, err)
 		}
 	}))
 }
 
 func (a *Admin) pageError(w http.ResponseWriter, r *http.Request, err error) {
-	ae, internal := toError(adminError(err))
+	ae, internal := httpapi.ErrorFor(adminError(err))
 	if internal {
-		loggerFrom(r.Context(), a.log).ErrorContext(r.Context(), "admin page failed", slog.String("error", err.Error()))
+		reqctx.Logger(r.Context(), a.log).ErrorContext(r.Context(), "admin page failed", slog.String("error", err.Error()))
 	}
-	d := &pageData{Title: http.StatusText(ae.Status), Data: ae.Message}
+	d := &webpage.Data{Title: http.StatusText(ae.Status), Data: ae.Message}
 	if s := a.session(r); s != "" {
 		d.CSRF = csrfToken(s)
 	}
-	render(w, r, a.log, adminPages, ae.Status, "error", d)
+	webpage.Render(w, r, a.log, adminPages, ae.Status, "error", d)
 }
 
 // loginSubmit checks the posted token and starts a dashboard session;
 // attempts are throttled per client IP (AdminLoginIPRule).
 func (a *Admin) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
+	if err := webpage.ParseForm(w, r); err != nil {
 		a.pageError(w, r, err)
 		return
 	}
 	ctx := r.Context()
-	ip := a.peers.clientIP(r)
+	ip := a.peers.ClientIP(r)
 	keys := adminLoginKeys(ip)
 	if err := a.limit.Attempt(ctx, keys...); err != nil {
-		loggerFrom(ctx, a.log).WarnContext(ctx, "admin login throttled", slog.String("ip", ip), slog.String("error", err.Error()))
-		ae := tooManyAttempts(err)
+		reqctx.Logger(ctx, a.log).WarnContext(ctx, "admin login throttled", slog.String("ip", ip), slog.String("error", err.Error()))
+		ae := httpapi.TooManyAttempts(err)
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
-		d := &pageData{Title: "Log in", Errors: map[string]string{"token": ae.Message}}
-		render(w, r, a.log, adminPages, ae.Status, "login", d)
+		d := &webpage.Data{Title: "Log in", Errors: map[string]string{"token": ae.Message}}
+		webpage.Render(w, r, a.log, adminPages, ae.Status, "login", d)
 		return
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	if !a.validToken(token) {
-		loggerFrom(ctx, a.log).WarnContext(ctx, "admin login failed", slog.String("ip", ip))
-		d := &pageData{Title: "Log in", Errors: map[string]string{"token": "not a valid admin token"}}
-		render(w, r, a.log, adminPages, http.StatusUnauthorized, "login", d)
+		reqctx.Logger(ctx, a.log).WarnContext(ctx, "admin login failed", slog.String("ip", ip))
+		d := &webpage.Data{Title: "Log in", Errors: map[string]string{"token": "not a valid admin token"}}
+		webpage.Render(w, r, a.log, adminPages, http.StatusUnauthorized, "login", d)
 		return
 	}
 	a.limit.Succeeded(ctx, keys...)
 	value, expires := a.newSession(token)
 	a.setCookie(w, value, expires)
-	seeOther(w, r, "/")
+	webpage.SeeOther(w, r, "/")
 }
 
-func (a *Admin) logoutSubmit(w http.ResponseWriter, r *http.Request, _ *pageData) error {
+func (a *Admin) logoutSubmit(w http.ResponseWriter, r *http.Request, _ *webpage.Data) error {
 	a.setCookie(w, "", time.Time{})
-	seeOther(w, r, "/")
+	webpage.SeeOther(w, r, "/")
 	return nil
 }
 
@@ -206,14 +209,14 @@ type adminDashboardData struct {
 	Rows               []tenantRow
 }
 
-func (a *Admin) dashboardPage(w http.ResponseWriter, r *http.Request, d *pageData) error {
+func (a *Admin) dashboardPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	return a.renderDashboard(w, r, d, http.StatusOK)
 }
 
 // renderDashboard lists a page of tenants with, for each, its database state
 // and user count (one pooled query per tenant, a few tenants at a time) and
 // its locations.
-func (a *Admin) renderDashboard(w http.ResponseWriter, r *http.Request, d *pageData, status int) error {
+func (a *Admin) renderDashboard(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
 	q := r.URL.Query()
 	data := adminDashboardData{Status: q.Get("status")}
 	tenants, next, err := a.m.List(r.Context(), tenantstore.ListOptions{
@@ -235,7 +238,7 @@ func (a *Admin) renderDashboard(w http.ResponseWriter, r *http.Request, d *pageD
 	}
 	wg.Wait()
 	d.Title, d.Data = "Tenants", data
-	render(w, r, a.log, adminPages, status, "dashboard", d)
+	webpage.Render(w, r, a.log, adminPages, status, "dashboard", d)
 	return nil
 }
 
@@ -258,7 +261,7 @@ func (a *Admin) tenantRow(ctx context.Context, t *tenantstore.Tenant) tenantRow 
 	start := time.Now()
 	n, err := a.countUsers(ctx, t)
 	if err != nil {
-		loggerFrom(ctx, a.log).WarnContext(ctx, "dashboard: tenant database check failed",
+		reqctx.Logger(ctx, a.log).WarnContext(ctx, "dashboard: tenant database check failed",
 			slog.String("tenant", t.Subdomain), slog.String("error", err.Error()))
 		return row
 	}
@@ -289,7 +292,7 @@ func (a *Admin) countUsers(ctx context.Context, t *tenantstore.Tenant) (int64, e
 
 // createSubmit creates a tenant from the dashboard's form; the generated
 // admin password is shown once, on the answer page (never in a URL).
-func (a *Admin) createSubmit(w http.ResponseWriter, r *http.Request, d *pageData) error {
+func (a *Admin) createSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	d.Form = formValues(r, "name", "subdomain", "admin_email", "max_users", "multi_location")
 	in := createTenantRequest{
 		Name: d.Form["name"], Subdomain: d.Form["subdomain"], AdminEmail: d.Form["admin_email"],
@@ -298,7 +301,7 @@ func (a *Admin) createSubmit(w http.ResponseWriter, r *http.Request, d *pageData
 	if v := d.Form["max_users"]; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return a.formError(w, r, d, invalidField("max_users", "must be a whole number"))
+			return a.formError(w, r, d, httpapi.InvalidField("max_users", "must be a whole number"))
 		}
 		in.MaxUsers = &n
 	}
@@ -315,8 +318,8 @@ func (a *Admin) createSubmit(w http.ResponseWriter, r *http.Request, d *pageData
 }
 
 // formError shows a refused create beside its field, or as the form's error.
-func (a *Admin) formError(w http.ResponseWriter, r *http.Request, d *pageData, err error) error {
-	status, err := d.fieldError(adminError(err))
+func (a *Admin) formError(w http.ResponseWriter, r *http.Request, d *webpage.Data, err error) error {
+	status, err := d.FieldError(adminError(err))
 	if err != nil {
 		return err
 	}
@@ -324,17 +327,17 @@ func (a *Admin) formError(w http.ResponseWriter, r *http.Request, d *pageData, e
 }
 
 // statusSubmit suspends or activates a tenant (the dashboard's buttons).
-func (a *Admin) statusSubmit(w http.ResponseWriter, r *http.Request, _ *pageData) error {
+func (a *Admin) statusSubmit(w http.ResponseWriter, r *http.Request, _ *webpage.Data) error {
 	st := tenantstore.Status(r.PostForm.Get("status"))
 	if st != tenantstore.StatusActive && st != tenantstore.StatusSuspended {
-		return invalidField("status", "must be active or suspended")
+		return httpapi.InvalidField("status", "must be active or suspended")
 	}
 	if _, err := a.m.SetStatus(r.Context(), mux.Vars(r)["subdomain"], st); err != nil {
 		if errors.Is(err, tenantstore.ErrNotFound) {
-			return errNotFound
+			return httpapi.ErrNotFound
 		}
 		return err
 	}
-	seeOther(w, r, "/")
+	webpage.SeeOther(w, r, "/")
 	return nil
 }

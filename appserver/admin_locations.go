@@ -5,6 +5,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -37,13 +38,13 @@ func (a *Admin) listLocations(w http.ResponseWriter, r *http.Request) error {
 	if locs == nil {
 		locs = []tenantstore.Location{}
 	}
-	writeJSON(w, http.StatusOK, Page[tenantstore.Location]{Items: locs})
+	httpapi.WriteJSON(w, http.StatusOK, httpapi.Page[tenantstore.Location]{Items: locs})
 	return nil
 }
 
 func (a *Admin) addLocation(w http.ResponseWriter, r *http.Request) error {
 	var in locationRequest
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	l, err := a.m.AddLocation(r.Context(), mux.Vars(r)["subdomain"], tenantstore.LocationInput{
@@ -52,13 +53,13 @@ func (a *Admin) addLocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, l)
+	httpapi.WriteJSON(w, http.StatusCreated, l)
 	return nil
 }
 
 func (a *Admin) updateLocation(w http.ResponseWriter, r *http.Request) error {
 	var in locationRequest
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	v := mux.Vars(r)
@@ -68,7 +69,7 @@ func (a *Admin) updateLocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, l)
+	httpapi.WriteJSON(w, http.StatusOK, l)
 	return nil
 }
 
@@ -105,11 +106,11 @@ func (a *Admin) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := Page[adminDomain]{Items: make([]adminDomain, 0, len(t.Domains))}
+	page := httpapi.Page[adminDomain]{Items: make([]adminDomain, 0, len(t.Domains))}
 	for _, d := range t.Domains {
 		page.Items = append(page.Items, viewDomain(d))
 	}
-	writeJSON(w, http.StatusOK, page)
+	httpapi.WriteJSON(w, http.StatusOK, page)
 	return nil
 }
 
@@ -119,14 +120,14 @@ func (a *Admin) addDomain(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Hostname string `json:"hostname"`
 	}
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	d, err := a.m.AddDomain(r.Context(), mux.Vars(r)["subdomain"], in.Hostname)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, viewDomain(*d))
+	httpapi.WriteJSON(w, http.StatusCreated, viewDomain(*d))
 	return nil
 }
 
@@ -138,7 +139,7 @@ func (a *Admin) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewDomain(*d))
+	httpapi.WriteJSON(w, http.StatusOK, viewDomain(*d))
 	return nil
 }
 

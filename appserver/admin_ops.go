@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/tenantops"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -25,7 +26,7 @@ type AdminOps struct {
 	BackupDir string
 }
 
-var errOpsDisabled = &Error{Status: http.StatusNotImplemented, Code: "not_configured", Message: "tenant operations are not configured on this server"}
+var errOpsDisabled = &httpapi.Error{Status: http.StatusNotImplemented, Code: "not_configured", Message: "tenant operations are not configured on this server"}
 
 // The routes exist whether or not operations are configured, so the API (and
 // its OpenAPI document) is the same everywhere; unconfigured, they answer
@@ -48,7 +49,7 @@ func (a *Admin) ops() (*AdminOps, error) {
 // job_running.
 func opsError(err error) error {
 	if errors.Is(err, tenantops.ErrJobRunning) {
-		return conflict("job_running", "", "the tenant already has a job running; wait for it to finish")
+		return httpapi.Conflict("job_running", "", "the tenant already has a job running; wait for it to finish")
 	}
 	return err
 }
@@ -56,7 +57,7 @@ func opsError(err error) error {
 // accepted answers 202 with the job and where to follow it.
 func accepted(w http.ResponseWriter, job tenantops.Job) {
 	w.Header().Set("Location", "/api/jobs/"+job.ID)
-	writeJSON(w, http.StatusAccepted, job)
+	httpapi.WriteJSON(w, http.StatusAccepted, job)
 }
 
 // startBackup starts a backup of the tenant into the server's backup
@@ -67,11 +68,11 @@ func (a *Admin) startBackup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if o.BackupDir == "" {
-		return &Error{Status: http.StatusNotImplemented, Code: "not_configured", Message: "no backup directory is configured on this server"}
+		return &httpapi.Error{Status: http.StatusNotImplemented, Code: "not_configured", Message: "no backup directory is configured on this server"}
 	}
 	if r.ContentLength != 0 {
 		var none struct{}
-		if err := decodeJSON(w, r, &none); err != nil {
+		if err := httpapi.DecodeJSON(w, r, &none); err != nil {
 			return err
 		}
 	}
@@ -104,15 +105,15 @@ func (a *Admin) startMove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in moveRequest
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	in.NewURL = strings.TrimSpace(in.NewURL)
 	if in.NewURL == "" {
-		return invalidField("new_url", "is required")
+		return httpapi.InvalidField("new_url", "is required")
 	}
 	if u, err := url.Parse(in.NewURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return invalidField("new_url", "must be a postgres:// URL naming the target server")
+		return httpapi.InvalidField("new_url", "must be a postgres:// URL naming the target server")
 	}
 	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
 	if err != nil {
@@ -140,17 +141,17 @@ func (a *Admin) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id, ok := parseID(mux.Vars(r)["id"])
+	id, ok := httpapi.ParseID(mux.Vars(r)["id"])
 	if !ok {
-		return errNotFound
+		return httpapi.ErrNotFound
 	}
 	job, err := o.Jobs.Get(r.Context(), id.String())
 	if err != nil {
 		if errors.Is(err, tenantstore.ErrNotFound) {
-			return errNotFound
+			return httpapi.ErrNotFound
 		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, job)
+	httpapi.WriteJSON(w, http.StatusOK, job)
 	return nil
 }

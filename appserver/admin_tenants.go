@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -87,7 +88,7 @@ func (in createTenantRequest) createRequest() tenantstore.CreateRequest {
 // createTenant provisions a tenant (SPEC §4) and answers 201 with it.
 func (a *Admin) createTenant(w http.ResponseWriter, r *http.Request) error {
 	var in createTenantRequest
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	t, password, err := a.m.Create(r.Context(), in.createRequest())
@@ -97,7 +98,7 @@ func (a *Admin) createTenant(w http.ResponseWriter, r *http.Request) error {
 	v := viewTenant(t)
 	v.InitialAdminPassword = password
 	w.Header().Set("Location", "/api/tenants/"+t.Subdomain)
-	writeJSON(w, http.StatusCreated, v)
+	httpapi.WriteJSON(w, http.StatusCreated, v)
 	return nil
 }
 
@@ -107,8 +108,8 @@ func (a *Admin) listTenants(w http.ResponseWriter, r *http.Request) error {
 	opts := tenantstore.ListOptions{Status: tenantstore.Status(q.Get("status")), Cursor: q.Get("cursor")}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > MaxPageLimit {
-			return invalidField("limit", "must be a whole number from 1 to "+strconv.Itoa(MaxPageLimit))
+		if err != nil || n < 1 || n > httpapi.MaxPageLimit {
+			return httpapi.InvalidField("limit", "must be a whole number from 1 to "+strconv.Itoa(httpapi.MaxPageLimit))
 		}
 		opts.Limit = n
 	}
@@ -116,11 +117,11 @@ func (a *Admin) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := Page[adminTenant]{Items: make([]adminTenant, 0, len(tenants)), NextCursor: next}
+	page := httpapi.Page[adminTenant]{Items: make([]adminTenant, 0, len(tenants)), NextCursor: next}
 	for _, t := range tenants {
 		page.Items = append(page.Items, viewTenant(t))
 	}
-	writeJSON(w, http.StatusOK, page)
+	httpapi.WriteJSON(w, http.StatusOK, page)
 	return nil
 }
 
@@ -145,7 +146,7 @@ func (a *Admin) showTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := viewTenant(t)
 	v.DatabaseStatus, v.LatencyMS = a.databaseStatus(r.Context(), t)
-	writeJSON(w, http.StatusOK, v)
+	httpapi.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -153,7 +154,7 @@ func (a *Admin) showTenant(w http.ResponseWriter, r *http.Request) error {
 // new one served everywhere, through the Store's Notifier.
 func (a *Admin) patchTenant(w http.ResponseWriter, r *http.Request) error {
 	var in patchTenantRequest
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	t, err := a.m.Update(r.Context(), mux.Vars(r)["subdomain"], tenantstore.Patch{
@@ -163,7 +164,7 @@ func (a *Admin) patchTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewTenant(t))
+	httpapi.WriteJSON(w, http.StatusOK, viewTenant(t))
 	return nil
 }
 
@@ -175,7 +176,7 @@ func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("drop_database"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return invalidField("drop_database", "must be true or false")
+			return httpapi.InvalidField("drop_database", "must be true or false")
 		}
 		opts.DropDatabase = b
 	}
@@ -184,7 +185,7 @@ func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if res.Warning != "" {
-		writeJSON(w, http.StatusOK, res)
+		httpapi.WriteJSON(w, http.StatusOK, res)
 		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -202,12 +203,12 @@ func (a *Admin) migrateTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(results) != 1 {
-		return errNotFound
+		return httpapi.ErrNotFound
 	}
 	if res := results[0]; res.Err != nil {
-		return &Error{Status: http.StatusInternalServerError, Code: "migration_failed", Message: res.Err.Error()}
+		return &httpapi.Error{Status: http.StatusInternalServerError, Code: "migration_failed", Message: res.Err.Error()}
 	}
-	writeJSON(w, http.StatusOK, results[0])
+	httpapi.WriteJSON(w, http.StatusOK, results[0])
 	return nil
 }
 
@@ -228,7 +229,7 @@ func (a *Admin) migrationStatus(w http.ResponseWriter, r *http.Request) error {
 	if states == nil {
 		states = []tenantstore.MigrationState{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"latest": a.m.LatestVersion(), "behind": behind, "items": states, "next_cursor": "",
 	})
 	return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/tenantops"
@@ -57,7 +58,7 @@ func TestAdminRoutesRequireToken(t *testing.T) {
 				}
 				rec := httptest.NewRecorder()
 				r.ServeHTTP(rec, req)
-				var body struct{ Error Error }
+				var body struct{ Error httpapi.Error }
 				_ = json.Unmarshal(rec.Body.Bytes(), &body)
 				if rec.Code != http.StatusUnauthorized || body.Error.Code != "unauthorized" {
 					t.Errorf("%s %s (auth %s) = %d %q, want 401 unauthorized", rt[0], rt[1], name, rec.Code, body.Error.Code)

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantgate/tenantgate/appserver/clientinfo"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -26,7 +29,7 @@ const (
 
 // sessionCookie is the session cookie's name for the request's scheme.
 func (s *Server) sessionCookie(r *http.Request) string {
-	if s.proxies.isHTTPS(r) {
+	if s.proxies.IsHTTPS(r) {
 		return SecureSessionCookie
 	}
 	return SessionCookie
@@ -65,22 +68,22 @@ func hashToken(token string) []byte {
 // per (tenant, e-mail) and per client IP before the password is checked.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	req.Email = strings.TrimSpace(req.Email)
 	switch {
 	case req.Email == "":
-		return invalidField("email", "is required")
+		return httpapi.InvalidField("email", "is required")
 	case req.Password == "":
-		return invalidField("password", "is required")
+		return httpapi.InvalidField("password", "is required")
 	}
 	ctx := r.Context()
-	ip := s.proxies.clientIP(r)
-	keys := tenantLoginKeys(TenantFrom(ctx).ID, req.Email, ip)
+	ip := s.proxies.ClientIP(r)
+	keys := tenantLoginKeys(reqctx.Tenant(ctx).ID, req.Email, ip)
 	if err := s.limiter.Attempt(ctx, keys...); err != nil {
-		loggerFrom(ctx, s.log).WarnContext(ctx, "login throttled", slog.String("ip", ip), slog.String("error", err.Error()))
-		return tooManyAttempts(err)
+		reqctx.Logger(ctx, s.log).WarnContext(ctx, "login throttled", slog.String("ip", ip), slog.String("error", err.Error()))
+		return httpapi.TooManyAttempts(err)
 	}
 	db, err := s.db(r)
 	if err != nil {
@@ -124,17 +127,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		SameSite: http.SameSiteLaxMode,
 		// No Domain: a host-only cookie never reaches another tenant.
 	})
-	writeJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires.UTC(), "user": u})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires.UTC(), "user": u})
 	return nil
 }
 
-var errInvalidCredentials = &Error{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "wrong e-mail or password"}
+var errInvalidCredentials = &httpapi.Error{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "wrong e-mail or password"}
 
 // loginFailed logs a failed login with the client IP (the request logger
 // carries the tenant; neither the e-mail nor the password is logged: users
 // type passwords into the e-mail field too) and answers 401.
 func (s *Server) loginFailed(r *http.Request, ip string) error {
-	loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "login failed", slog.String("ip", ip))
+	reqctx.Logger(r.Context(), s.log).WarnContext(r.Context(), "login failed", slog.String("ip", ip))
 	return errInvalidCredentials
 }
 
@@ -178,13 +181,13 @@ func (s *Server) sessionUser(r *http.Request) (*User, error) {
 	if token == "" || len(token) > 128 {
 		return nil, errUnauthenticated
 	}
-	if viaCookie && !safeMethod(r.Method) {
+	if viaCookie && !clientinfo.SafeMethod(r.Method) {
 		origin := r.Header.Get("Origin")
 		if origin == "" {
 			origin = r.Header.Get("Referer")
 		}
-		if !sameHost(origin, r.Host) {
-			return nil, errOrigin
+		if !clientinfo.SameHost(origin, r.Host) {
+			return nil, httpapi.ErrOrigin
 		}
 	}
 	db, err := s.db(r)
@@ -215,17 +218,15 @@ func (s *Server) requireSession(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if ri, ok := r.Context().Value(requestKey).(*requestInfo); ok {
-			ri.user = u.ID
-		}
+		reqctx.SetUser(r.Context(), u.ID)
 		next.ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
 	})
 }
 
 // me answers the logged-in user and the tenant.
 func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
-	t := TenantFrom(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{
+	t := reqctx.Tenant(r.Context())
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"user":   UserFrom(r.Context()),
 		"tenant": map[string]string{"id": t.ID, "subdomain": t.Subdomain, "name": t.Name},
 	})

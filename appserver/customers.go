@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -39,10 +40,10 @@ func (in *customerInput) validate(create bool) error {
 		}
 	}
 	if create && in.Name == nil || in.Name != nil && *in.Name == "" {
-		return invalidField("name", "is required")
+		return httpapi.InvalidField("name", "is required")
 	}
 	if in.Name != nil && len(*in.Name) > 200 {
-		return invalidField("name", "must be at most 200 characters")
+		return httpapi.InvalidField("name", "must be at most 200 characters")
 	}
 	if in.Email != nil && *in.Email != "" {
 		if err := tenantstore.ValidateEmail("email", *in.Email); err != nil {
@@ -50,10 +51,10 @@ func (in *customerInput) validate(create bool) error {
 		}
 	}
 	if in.Phone != nil && len(*in.Phone) > 50 {
-		return invalidField("phone", "must be at most 50 characters")
+		return httpapi.InvalidField("phone", "must be at most 50 characters")
 	}
 	if in.Address != nil && len(*in.Address) > 500 {
-		return invalidField("address", "must be at most 500 characters")
+		return httpapi.InvalidField("address", "must be at most 500 characters")
 	}
 	return nil
 }
@@ -68,9 +69,9 @@ func scanCustomer(row pgx.Row) (Customer, error) {
 
 // pathID is the {id} of the route; a malformed one is simply not found.
 func pathID(r *http.Request) (uuid.UUID, error) {
-	id, ok := parseID(mux.Vars(r)["id"])
+	id, ok := httpapi.ParseID(mux.Vars(r)["id"])
 	if !ok {
-		return uuid.Nil, errNotFound
+		return uuid.Nil, httpapi.ErrNotFound
 	}
 	return id, nil
 }
@@ -78,7 +79,7 @@ func pathID(r *http.Request) (uuid.UUID, error) {
 // one maps "no row" to 404.
 func one[T any](v T, err error) (T, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v, errNotFound
+		return v, httpapi.ErrNotFound
 	}
 	return v, err
 }
@@ -90,7 +91,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {
 	var in customerInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.validate(true); err != nil {
@@ -111,7 +112,7 @@ func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in customerInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.validate(false); err != nil {
@@ -139,13 +140,13 @@ func (s *Server) deleteRow(w http.ResponseWriter, r *http.Request, table, inUse 
 	}
 	tag, err := db.Exec(r.Context(), `DELETE FROM `+table+` WHERE id = $1`, id)
 	if err != nil {
-		if ae, _ := toError(err); ae.Code == "in_use" {
-			return conflict("in_use", "", inUse)
+		if ae, _ := httpapi.ErrorFor(err); ae.Code == "in_use" {
+			return httpapi.Conflict("in_use", "", inUse)
 		}
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return errNotFound
+		return httpapi.ErrNotFound
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

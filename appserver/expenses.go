@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
 // Expense is money the tenant spent, optionally at one location.
@@ -20,10 +21,10 @@ type Expense struct {
 }
 
 type expenseInput struct {
-	Description *string          `json:"description"`
-	Amount      *Decimal         `json:"amount"`
-	SpentOn     *Date            `json:"spent_on"`
-	LocationID  Optional[string] `json:"location_id"`
+	Description *string                  `json:"description"`
+	Amount      *httpapi.Decimal         `json:"amount"`
+	SpentOn     *httpapi.Date            `json:"spent_on"`
+	LocationID  httpapi.Optional[string] `json:"location_id"`
 }
 
 func (in *expenseInput) validate(create bool) error {
@@ -33,21 +34,21 @@ func (in *expenseInput) validate(create bool) error {
 	}
 	switch {
 	case create && in.Description == nil, in.Description != nil && *in.Description == "":
-		return invalidField("description", "is required")
+		return httpapi.InvalidField("description", "is required")
 	case in.Description != nil && len(*in.Description) > 500:
-		return invalidField("description", "must be at most 500 characters")
+		return httpapi.InvalidField("description", "must be at most 500 characters")
 	case create && in.Amount == nil:
-		return invalidField("amount", "is required")
+		return httpapi.InvalidField("amount", "is required")
 	case create && in.SpentOn == nil:
-		return invalidField("spent_on", "is required")
+		return httpapi.InvalidField("spent_on", "is required")
 	}
 	if in.Amount != nil {
-		if err := in.Amount.check("amount", 2, false); err != nil {
+		if err := in.Amount.Check("amount", 2, false); err != nil {
 			return err
 		}
 	}
 	if in.SpentOn != nil {
-		return in.SpentOn.check("spent_on")
+		return in.SpentOn.Check("spent_on")
 	}
 	return nil
 }
@@ -67,7 +68,7 @@ func (s *Server) listExpenses(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) createExpense(w http.ResponseWriter, r *http.Request) error {
 	var in expenseInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.validate(true); err != nil {
@@ -92,7 +93,7 @@ func (s *Server) updateExpense(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in expenseInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.validate(false); err != nil {

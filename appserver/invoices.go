@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
 // Invoice statuses and the moves between them.
@@ -57,52 +58,52 @@ type InvoiceLine struct {
 }
 
 type lineInput struct {
-	ProductID string   `json:"product_id"`
-	Quantity  Decimal  `json:"quantity"`
-	UnitPrice *Decimal `json:"unit_price"`
+	ProductID string           `json:"product_id"`
+	Quantity  httpapi.Decimal  `json:"quantity"`
+	UnitPrice *httpapi.Decimal `json:"unit_price"`
 }
 
 type invoiceInput struct {
-	CustomerID *string          `json:"customer_id"`
-	LocationID Optional[string] `json:"location_id"`
-	Status     *string          `json:"status"`
-	IssuedOn   Optional[Date]   `json:"issued_on"`
-	Lines      *[]lineInput     `json:"lines"`
+	CustomerID *string                        `json:"customer_id"`
+	LocationID httpapi.Optional[string]       `json:"location_id"`
+	Status     *string                        `json:"status"`
+	IssuedOn   httpapi.Optional[httpapi.Date] `json:"issued_on"`
+	Lines      *[]lineInput                   `json:"lines"`
 }
 
 func (in *invoiceInput) validate(create bool) error {
 	if create && in.CustomerID == nil {
-		return invalidField("customer_id", "is required")
+		return httpapi.InvalidField("customer_id", "is required")
 	}
 	if in.CustomerID != nil {
-		if _, ok := parseID(*in.CustomerID); !ok {
-			return invalidField("customer_id", "must be a customer id")
+		if _, ok := httpapi.ParseID(*in.CustomerID); !ok {
+			return httpapi.InvalidField("customer_id", "must be a customer id")
 		}
 	}
 	if in.Status != nil {
 		if _, ok := invoiceTransitions[*in.Status]; !ok {
-			return invalidField("status", "must be draft, issued, paid or void")
+			return httpapi.InvalidField("status", "must be draft, issued, paid or void")
 		}
 	}
 	if in.IssuedOn.Set && !in.IssuedOn.Null {
-		if err := in.IssuedOn.Value.check("issued_on"); err != nil {
+		if err := in.IssuedOn.Value.Check("issued_on"); err != nil {
 			return err
 		}
 	}
 	if in.Lines != nil {
 		if len(*in.Lines) > MaxInvoiceLines {
-			return invalidField("lines", fmt.Sprintf("at most %d lines", MaxInvoiceLines))
+			return httpapi.InvalidField("lines", fmt.Sprintf("at most %d lines", MaxInvoiceLines))
 		}
 		for i, l := range *in.Lines {
 			f := fmt.Sprintf("lines[%d].", i)
-			if _, ok := parseID(l.ProductID); !ok {
-				return invalidField(f+"product_id", "must be a product id")
+			if _, ok := httpapi.ParseID(l.ProductID); !ok {
+				return httpapi.InvalidField(f+"product_id", "must be a product id")
 			}
-			if err := l.Quantity.check(f+"quantity", 3, true); err != nil {
+			if err := l.Quantity.Check(f+"quantity", 3, true); err != nil {
 				return err
 			}
 			if l.UnitPrice != nil {
-				if err := l.UnitPrice.check(f+"unit_price", 2, false); err != nil {
+				if err := l.UnitPrice.Check(f+"unit_price", 2, false); err != nil {
 					return err
 				}
 			}
@@ -172,7 +173,7 @@ func replaceLines(ctx context.Context, tx pgx.Tx, invoiceID uuid.UUID, lines []l
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return invalidField(fmt.Sprintf("lines[%d].product_id", i), "no such product")
+			return httpapi.InvalidField(fmt.Sprintf("lines[%d].product_id", i), "no such product")
 		}
 	}
 	_, err := tx.Exec(ctx, `UPDATE invoices SET total = (SELECT coalesce(sum(amount), 0) FROM invoice_lines WHERE invoice_id = $1) WHERE id = $1`, invoiceID)
@@ -185,13 +186,13 @@ func checkCustomer(ctx context.Context, tx pgx.Tx, id string) error {
 		return err
 	}
 	if !ok {
-		return invalidField("customer_id", "no such customer")
+		return httpapi.InvalidField("customer_id", "no such customer")
 	}
 	return nil
 }
 
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
-	page, err := parsePage(r)
+	page, err := httpapi.ParsePage(r)
 	if err != nil {
 		return err
 	}
@@ -200,7 +201,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rows, err := db.Query(r.Context(), `SELECT `+invoiceColumns+` FROM invoices
-		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
+		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.Args()...)
 	if err != nil {
 		return err
 	}
@@ -210,13 +211,13 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, makePage(page, items, func(v InvoiceHeader) (time.Time, uuid.UUID) { return v.CreatedAt, v.ID }))
+	httpapi.WriteJSON(w, http.StatusOK, httpapi.MakePage(page, items, func(v InvoiceHeader) (time.Time, uuid.UUID) { return v.CreatedAt, v.ID }))
 	return nil
 }
 
 func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) error {
 	var in invoiceInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.validate(true); err != nil {
@@ -265,7 +266,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, inv)
+	httpapi.WriteJSON(w, http.StatusCreated, inv)
 	return nil
 }
 
@@ -282,11 +283,11 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, inv)
+	httpapi.WriteJSON(w, http.StatusOK, inv)
 	return nil
 }
 
-var errNotDraft = conflict("invoice_not_draft", "", "only a draft invoice's customer and lines can change")
+var errNotDraft = httpapi.Conflict("invoice_not_draft", "", "only a draft invoice's customer and lines can change")
 
 // updateInvoice changes an invoice: customer and lines while it is a draft;
 // status along draft → issued → paid, or to void; location and date freely.
@@ -296,7 +297,7 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in invoiceInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.validate(false); err != nil {
@@ -323,7 +324,7 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request) error {
 		var cur string
 		err := tx.QueryRow(ctx, `SELECT status FROM invoices WHERE id = $1 FOR UPDATE`, id).Scan(&cur)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errNotFound
+			return httpapi.ErrNotFound
 		}
 		if err != nil {
 			return err
@@ -339,7 +340,7 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request) error {
 				allowed = allowed || s == next
 			}
 			if !allowed {
-				return conflict("invalid_status_change", "status", fmt.Sprintf("an invoice cannot go from %s to %s", cur, next))
+				return httpapi.Conflict("invalid_status_change", "status", fmt.Sprintf("an invoice cannot go from %s to %s", cur, next))
 			}
 		}
 		if in.CustomerID != nil {
@@ -368,6 +369,6 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, inv)
+	httpapi.WriteJSON(w, http.StatusOK, inv)
 	return nil
 }

@@ -8,12 +8,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
 // tenantLocations lists the request tenant's locations from the control plane.
 func (s *Server) tenantLocations(r *http.Request) ([]tenantstore.Location, error) {
-	return s.cfg.Locations.ListLocations(r.Context(), TenantFrom(r.Context()).ID)
+	return s.cfg.Locations.ListLocations(r.Context(), reqctx.Tenant(r.Context()).ID)
 }
 
 // checkLocation resolves an optional location reference (its ID, or its code)
@@ -28,20 +30,20 @@ func (s *Server) checkLocation(r *http.Request, field, ref string) (*uuid.UUID, 
 	}
 	for _, l := range locs {
 		if l.ID == ref || l.Code == ref {
-			id, ok := parseID(l.ID)
+			id, ok := httpapi.ParseID(l.ID)
 			if !ok {
 				break
 			}
 			return &id, nil
 		}
 	}
-	return nil, invalidField(field, "no such location")
+	return nil, httpapi.InvalidField(field, "no such location")
 }
 
 // listLocations answers the tenant's locations (read-only here; operators
 // manage them through tenantctl or the admin API).
 func (s *Server) listLocations(w http.ResponseWriter, r *http.Request) error {
-	page, err := parsePage(r)
+	page, err := httpapi.ParsePage(r)
 	if err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func (s *Server) listLocations(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	key := func(l tenantstore.Location) (time.Time, uuid.UUID) {
-		id, _ := parseID(l.ID)
+		id, _ := httpapi.ParseID(l.ID)
 		return l.CreatedAt, id
 	}
 	slices.SortFunc(locs, func(a, b tenantstore.Location) int {
@@ -66,6 +68,6 @@ func (s *Server) listLocations(w http.ResponseWriter, r *http.Request) error {
 	if len(locs) > page.Limit+1 {
 		locs = locs[:page.Limit+1]
 	}
-	writeJSON(w, http.StatusOK, makePage(page, locs, key))
+	httpapi.WriteJSON(w, http.StatusOK, httpapi.MakePage(page, locs, key))
 	return nil
 }

@@ -2,179 +2,20 @@ package appserver
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
-	"strings"
 
 	"github.com/gorilla/mux"
-
-	"github.com/tenantgate/tenantgate/tenantstore"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
+	"github.com/tenantgate/tenantgate/appserver/webpage"
 )
-
-// web holds the templates and the stylesheet of the tenant pages and the
-// admin dashboard.
-//
-//go:embed web
-var web embed.FS
-
-// maxFormBytes bounds a posted HTML form.
-const maxFormBytes = 64 << 10
-
-// stylesheet is web/style.css, inlined into every page; styleCSP is the
-// Content-Security-Policy that allows exactly it (by hash) and nothing else
-// to run or load: no script, no external resource, forms to this origin only.
-var stylesheet, styleCSP = func() (template.CSS, string) {
-	b, err := web.ReadFile("web/style.css")
-	if err != nil {
-		panic(err)
-	}
-	sum := sha256.Sum256(b)
-	csp := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-		"'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-	return template.CSS(b), csp
-}()
-
-// pageSet is one template per page of a directory of web/, each made of the
-// directory's layout.html and the page's file (which defines "content").
-type pageSet map[string]*template.Template
-
-var pageFuncs = template.FuncMap{
-	"field":  fieldOf,
-	"choice": choiceOf,
-	"inc":    func(i int) int { return i + 1 },
-}
-
-// mustPages parses web/<dir>: layout.html plus every other *.html as a page
-// named after its file without the extension.
-func mustPages(dir string) pageSet {
-	layout := template.Must(template.New("layout.html").Funcs(pageFuncs).ParseFS(web, "web/"+dir+"/layout.html"))
-	files, err := fs.Glob(web, "web/"+dir+"/*.html")
-	if err != nil {
-		panic(err)
-	}
-	set := pageSet{}
-	for _, f := range files {
-		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
-			continue
-		}
-		set[name] = template.Must(template.Must(layout.Clone()).ParseFS(web, f))
-	}
-	return set
-}
-
-// pageData is what every page template receives.
-type pageData struct {
-	Title  string
-	CSS    template.CSS
-	Tenant *tenantstore.Tenant // tenant pages: the organization in the header
-	User   *User               // tenant pages: the logged-in user, nil on /login
-	Active string              // the navigation entry of this page
-	Notice string              // a success message
-	Error  string              // an error about the whole form
-	Errors map[string]string   // field name → message, shown beside the field
-	Form   map[string]string   // field name → value, to refill a form
-	CSRF   string              // admin pages: the CSRF token for forms
-	Data   any                 // the page's own data
-}
-
-// fieldError records err beside its field when it names one and is the
-// client's fault; otherwise it returns err for the error page. A client
-// error without a field becomes the form's error.
-func (d *pageData) fieldError(err error) (status int, _ error) {
-	ae, internal := toError(err)
-	if internal || ae.Status >= 500 || ae.Status == http.StatusForbidden || ae.Status == http.StatusUnauthorized && ae.Code != "invalid_credentials" {
-		return 0, err
-	}
-	if d.Errors == nil {
-		d.Errors = map[string]string{}
-	}
-	if ae.Field != "" {
-		d.Errors[ae.Field] = ae.Message
-	} else {
-		d.Error = ae.Message
-	}
-	return ae.Status, nil
-}
-
-// fieldView is one labelled input of a form.
-type fieldView struct {
-	ID, Name, Label, Type, Value, Err, Step, Autocomplete string
-	Required                                              bool
-}
-
-func fieldOf(d *pageData, name, label, typ, autocomplete string) fieldView {
-	f := fieldView{ID: name, Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Err: d.Errors[name]}
-	if typ != "password" {
-		f.Value = d.Form[name]
-	}
-	return f
-}
-
-// option is one choice of a select.
-type option struct{ Value, Label string }
-
-// selectView is one labelled select of a form.
-type selectView struct {
-	ID, Name, Label, Value, Err string
-	Options                     []option
-	Blank                       bool // offer an empty choice
-}
-
-func choiceOf(d *pageData, name, label string, options []option, blank bool) selectView {
-	return selectView{ID: name, Name: name, Label: label, Value: d.Form[name], Err: d.Errors[name], Options: options, Blank: blank}
-}
-
-// render writes the page name of set with status, after rendering it fully,
-// so a template error never leaves half a page.
-func render(w http.ResponseWriter, r *http.Request, log *slog.Logger, set pageSet, status int, name string, d *pageData) {
-	d.CSS = stylesheet
-	var buf bytes.Buffer
-	if err := set[name].Execute(&buf, d); err != nil {
-		loggerFrom(r.Context(), log).ErrorContext(r.Context(), "rendering page", slog.String("page", name), slog.String("error", err.Error()))
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", styleCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	// Same-origin referrers are kept: a form post without Origin is checked
-	// against its Referer.
-	h.Set("Referrer-Policy", "same-origin")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
-	}
-}
-
-// seeOther redirects after a form post (post/redirect/get).
-func seeOther(w http.ResponseWriter, r *http.Request, to string) {
-	http.Redirect(w, r, to, http.StatusSeeOther)
-}
-
-// parseForm reads a posted form of bounded size.
-func parseForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		return invalidField("body", "malformed or too large form")
-	}
-	return nil
-}
 
 // bufferWriter captures the answer of an API handler called by a page.
 type bufferWriter struct {
@@ -198,7 +39,7 @@ func (b *bufferWriter) WriteHeader(status int) {
 // query as its query string, and decodes its JSON answer into out. The pages
 // thereby share the API's validation and queries instead of repeating them.
 // It returns the headers the handler set (a login's Set-Cookie).
-func (s *Server) callAPI(r *http.Request, h handlerFunc, method string, query url.Values, in, out any) (http.Header, error) {
+func (s *Server) callAPI(r *http.Request, h httpapi.HandlerFunc, method string, query url.Values, in, out any) (http.Header, error) {
 	req := r.Clone(r.Context())
 	req.Method = method
 	req.URL = &url.URL{Path: r.URL.Path, RawQuery: query.Encode()}
@@ -227,7 +68,7 @@ func (s *Server) callAPI(r *http.Request, h handlerFunc, method string, query ur
 }
 
 // tenantPages are the templates of the tenant's pages (web/tenant).
-var tenantPages = mustPages("tenant")
+var tenantPages = webpage.MustParse(web, "web/tenant")
 
 func init() { mountPages = mountTenantPages }
 
@@ -248,26 +89,24 @@ func mountTenantPages(s *Server, r *mux.Router) {
 }
 
 // pageFunc is a tenant page handler; d comes with tenant and user filled in.
-type pageFunc func(w http.ResponseWriter, r *http.Request, d *pageData) error
+type pageFunc func(w http.ResponseWriter, r *http.Request, d *webpage.Data) error
 
 // page adapts fn: with auth it requires a session (redirecting to /login
 // without one); any error it returns is shown on an error page.
 func (s *Server) page(auth bool, fn pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := &pageData{Tenant: TenantFrom(r.Context())}
+		d := &webpage.Data{Tenant: reqctx.Tenant(r.Context())}
 		if auth {
 			u, err := s.sessionUser(r)
 			if errors.Is(err, errUnauthenticated) {
-				seeOther(w, r, "/login")
+				webpage.SeeOther(w, r, "/login")
 				return
 			}
 			if err != nil {
 				s.pageError(w, r, err)
 				return
 			}
-			if ri, ok := r.Context().Value(requestKey).(*requestInfo); ok {
-				ri.user = u.ID
-			}
+			reqctx.SetUser(r.Context(), u.ID)
 			r = r.WithContext(withUser(r.Context(), u))
 			d.User = u
 		}
@@ -279,56 +118,59 @@ func (s *Server) page(auth bool, fn pageFunc) http.Handler {
 
 // pageError shows err as an HTML page with the status the API would answer.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
-	ae, internal := toError(err)
+	ae, internal := httpapi.ErrorFor(err)
 	if internal {
-		loggerFrom(r.Context(), s.log).ErrorContext(r.Context(), "page failed", slog.String("error", err.Error()))
+		reqctx.Logger(r.Context(), s.log).ErrorContext(r.Context(), "page failed", slog.String("error", err.Error()))
 	}
 	if ae.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
-	d := &pageData{Tenant: TenantFrom(r.Context()), User: UserFrom(r.Context()), Title: http.StatusText(ae.Status), Data: ae.Message}
-	render(w, r, s.log, tenantPages, ae.Status, "error", d)
+	d := &webpage.Data{Tenant: reqctx.Tenant(r.Context()), Title: http.StatusText(ae.Status), Data: ae.Message}
+	if u := UserFrom(r.Context()); u != nil {
+		d.User = u // never a nil *User in the interface, which the layout would take for a user
+	}
+	webpage.Render(w, r, s.log, tenantPages, ae.Status, "error", d)
 }
 
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, d *pageData) error {
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	d.Title = "Log in"
-	render(w, r, s.log, tenantPages, http.StatusOK, "login", d)
+	webpage.Render(w, r, s.log, tenantPages, http.StatusOK, "login", d)
 	return nil
 }
 
 // loginSubmit logs in through the API's login (same checks, same session
 // cookie) and goes to the dashboard.
-func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, d *pageData) error {
-	if err := parseForm(w, r); err != nil {
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	if err := webpage.ParseForm(w, r); err != nil {
 		return err
 	}
 	d.Title = "Log in"
 	d.Form = map[string]string{"email": r.PostForm.Get("email")}
 	h, err := s.callAPI(r, s.login, http.MethodPost, nil, loginRequest{Email: r.PostForm.Get("email"), Password: r.PostForm.Get("password")}, nil)
 	if err != nil {
-		if ae, _ := toError(err); ae.RetryAfter > 0 {
+		if ae, _ := httpapi.ErrorFor(err); ae.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 		}
-		if ae, _ := toError(err); ae.Code == "invalid_credentials" {
+		if ae, _ := httpapi.ErrorFor(err); ae.Code == "invalid_credentials" {
 			d.Errors = map[string]string{"password": ae.Message}
-			render(w, r, s.log, tenantPages, ae.Status, "login", d)
+			webpage.Render(w, r, s.log, tenantPages, ae.Status, "login", d)
 			return nil
 		}
-		status, err := d.fieldError(err)
+		status, err := d.FieldError(err)
 		if err != nil {
 			return err
 		}
-		render(w, r, s.log, tenantPages, status, "login", d)
+		webpage.Render(w, r, s.log, tenantPages, status, "login", d)
 		return nil
 	}
 	for _, c := range h.Values("Set-Cookie") {
 		w.Header().Add("Set-Cookie", c)
 	}
-	seeOther(w, r, "/")
+	webpage.SeeOther(w, r, "/")
 	return nil
 }
 
-func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request, _ *pageData) error {
+func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request, _ *webpage.Data) error {
 	h, err := s.callAPI(r, s.logout, http.MethodPost, nil, nil, nil)
 	if err != nil {
 		return err
@@ -336,6 +178,6 @@ func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request, _ *pageDat
 	for _, c := range h.Values("Set-Cookie") {
 		w.Header().Add("Set-Cookie", c)
 	}
-	seeOther(w, r, "/login")
+	webpage.SeeOther(w, r, "/login")
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/webpage"
 )
 
 // Sales chart geometry (SVG user units).
@@ -62,7 +64,7 @@ type dashboardData struct {
 
 // dashboardPage shows the sales of the last 30 days per location, from the
 // API's sales report, as a table and a bar chart.
-func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, d *pageData) error {
+func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	var rep struct {
 		From, To, Total string
 		Items           []SalesRow
@@ -132,7 +134,7 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, d *pageDa
 		})
 	}
 	d.Title, d.Active, d.Data = "Dashboard", "dashboard", data
-	render(w, r, s.log, tenantPages, http.StatusOK, "dashboard", d)
+	webpage.Render(w, r, s.log, tenantPages, http.StatusOK, "dashboard", d)
 	return nil
 }
 
@@ -153,12 +155,12 @@ func optional(v string) *string {
 	return &v
 }
 
-func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, d *pageData) error {
+func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	return s.renderCustomers(w, r, d, http.StatusOK)
 }
 
-func (s *Server) renderCustomers(w http.ResponseWriter, r *http.Request, d *pageData, status int) error {
-	var page Page[Customer]
+func (s *Server) renderCustomers(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
+	var page httpapi.Page[Customer]
 	if _, err := s.callAPI(r, s.listCustomers, http.MethodGet, pageListQuery(r, 0), nil, &page); err != nil {
 		return err
 	}
@@ -166,35 +168,35 @@ func (s *Server) renderCustomers(w http.ResponseWriter, r *http.Request, d *page
 		d.Notice = "Customer added."
 	}
 	d.Title, d.Active, d.Data = "Customers", "customers", page
-	render(w, r, s.log, tenantPages, status, "customers", d)
+	webpage.Render(w, r, s.log, tenantPages, status, "customers", d)
 	return nil
 }
 
 // customersSubmit creates a customer through the API's handler; a refused
 // field is shown beside it.
-func (s *Server) customersSubmit(w http.ResponseWriter, r *http.Request, d *pageData) error {
-	if err := parseForm(w, r); err != nil {
+func (s *Server) customersSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	if err := webpage.ParseForm(w, r); err != nil {
 		return err
 	}
 	d.Form = formValues(r, "name", "email", "phone", "address")
 	in := customerInput{Name: &[]string{d.Form["name"]}[0], Email: optional(d.Form["email"]), Phone: optional(d.Form["phone"]), Address: optional(d.Form["address"])}
 	if _, err := s.callAPI(r, s.createCustomer, http.MethodPost, nil, in, nil); err != nil {
-		status, err := d.fieldError(err)
+		status, err := d.FieldError(err)
 		if err != nil {
 			return err
 		}
 		return s.renderCustomers(w, r, d, status)
 	}
-	seeOther(w, r, "/customers?created=1")
+	webpage.SeeOther(w, r, "/customers?created=1")
 	return nil
 }
 
-func (s *Server) productsPage(w http.ResponseWriter, r *http.Request, d *pageData) error {
+func (s *Server) productsPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	return s.renderProducts(w, r, d, http.StatusOK)
 }
 
-func (s *Server) renderProducts(w http.ResponseWriter, r *http.Request, d *pageData, status int) error {
-	var page Page[Product]
+func (s *Server) renderProducts(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
+	var page httpapi.Page[Product]
 	if _, err := s.callAPI(r, s.listProducts, http.MethodGet, pageListQuery(r, 0), nil, &page); err != nil {
 		return err
 	}
@@ -202,25 +204,25 @@ func (s *Server) renderProducts(w http.ResponseWriter, r *http.Request, d *pageD
 		d.Notice = "Product added."
 	}
 	d.Title, d.Active, d.Data = "Products", "products", page
-	render(w, r, s.log, tenantPages, status, "products", d)
+	webpage.Render(w, r, s.log, tenantPages, status, "products", d)
 	return nil
 }
 
 // productsSubmit creates a product through the API's handler.
-func (s *Server) productsSubmit(w http.ResponseWriter, r *http.Request, d *pageData) error {
-	if err := parseForm(w, r); err != nil {
+func (s *Server) productsSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	if err := webpage.ParseForm(w, r); err != nil {
 		return err
 	}
 	d.Form = formValues(r, "sku", "name", "price")
 	in := map[string]string{"sku": d.Form["sku"], "name": d.Form["name"], "price": d.Form["price"]}
 	if _, err := s.callAPI(r, s.createProduct, http.MethodPost, nil, in, nil); err != nil {
-		status, err := d.fieldError(err)
+		status, err := d.FieldError(err)
 		if err != nil {
 			return err
 		}
 		return s.renderProducts(w, r, d, status)
 	}
-	seeOther(w, r, "/products?created=1")
+	webpage.SeeOther(w, r, "/products?created=1")
 	return nil
 }
 
@@ -235,30 +237,30 @@ type invoiceRow struct {
 type invoicesData struct {
 	Items                                    []invoiceRow
 	NextCursor                               string
-	Customers, Products, Locations, Statuses []option
+	Customers, Products, Locations, Statuses []webpage.Option
 	LineSlots                                []int
 }
 
-func (s *Server) invoicesPage(w http.ResponseWriter, r *http.Request, d *pageData) error {
+func (s *Server) invoicesPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	d.Form = map[string]string{"status": "draft", "lines[0].quantity": "1"}
 	return s.renderInvoices(w, r, d, http.StatusOK)
 }
 
 // renderInvoices lists invoices with the names of their customers, products
 // and locations, and the form to create one.
-func (s *Server) renderInvoices(w http.ResponseWriter, r *http.Request, d *pageData, status int) error {
-	var invoices Page[InvoiceHeader]
+func (s *Server) renderInvoices(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
+	var invoices httpapi.Page[InvoiceHeader]
 	if _, err := s.callAPI(r, s.listInvoices, http.MethodGet, pageListQuery(r, 0), nil, &invoices); err != nil {
 		return err
 	}
-	// The form and the names come from the first MaxPageLimit customers and
+	// The form and the names come from the first httpapi.MaxPageLimit customers and
 	// products; the API keeps working for tenants with more.
-	var customers Page[Customer]
-	if _, err := s.callAPI(r, s.listCustomers, http.MethodGet, url.Values{"limit": {strconv.Itoa(MaxPageLimit)}}, nil, &customers); err != nil {
+	var customers httpapi.Page[Customer]
+	if _, err := s.callAPI(r, s.listCustomers, http.MethodGet, url.Values{"limit": {strconv.Itoa(httpapi.MaxPageLimit)}}, nil, &customers); err != nil {
 		return err
 	}
-	var products Page[Product]
-	if _, err := s.callAPI(r, s.listProducts, http.MethodGet, url.Values{"limit": {strconv.Itoa(MaxPageLimit)}}, nil, &products); err != nil {
+	var products httpapi.Page[Product]
+	if _, err := s.callAPI(r, s.listProducts, http.MethodGet, url.Values{"limit": {strconv.Itoa(httpapi.MaxPageLimit)}}, nil, &products); err != nil {
 		return err
 	}
 	locs, err := s.tenantLocations(r)
@@ -267,22 +269,22 @@ func (s *Server) renderInvoices(w http.ResponseWriter, r *http.Request, d *pageD
 	}
 	data := invoicesData{
 		NextCursor: invoices.NextCursor,
-		Statuses:   []option{{"draft", "Draft"}, {"issued", "Issued"}, {"paid", "Paid"}},
+		Statuses:   []webpage.Option{{Value: "draft", Label: "Draft"}, {Value: "issued", Label: "Issued"}, {Value: "paid", Label: "Paid"}},
 		LineSlots:  make([]int, invoiceLineSlots),
 	}
 	names := map[string]string{}
 	for _, c := range customers.Items {
 		names[c.ID.String()] = c.Name
-		data.Customers = append(data.Customers, option{c.ID.String(), c.Name})
+		data.Customers = append(data.Customers, webpage.Option{Value: c.ID.String(), Label: c.Name})
 	}
 	for _, p := range products.Items {
 		names[p.ID.String()] = p.Name
-		data.Products = append(data.Products, option{p.ID.String(), fmt.Sprintf("%s — %s (%s)", p.SKU, p.Name, p.Price)})
+		data.Products = append(data.Products, webpage.Option{Value: p.ID.String(), Label: fmt.Sprintf("%s — %s (%s)", p.SKU, p.Name, p.Price)})
 	}
 	for _, l := range locs {
 		names[l.ID] = l.Name
 		if l.Active {
-			data.Locations = append(data.Locations, option{l.ID, l.Name})
+			data.Locations = append(data.Locations, webpage.Option{Value: l.ID, Label: l.Name})
 		}
 	}
 	for _, v := range invoices.Items {
@@ -299,14 +301,14 @@ func (s *Server) renderInvoices(w http.ResponseWriter, r *http.Request, d *pageD
 		d.Notice = "Invoice created."
 	}
 	d.Title, d.Active, d.Data = "Invoices", "invoices", data
-	render(w, r, s.log, tenantPages, status, "invoices", d)
+	webpage.Render(w, r, s.log, tenantPages, status, "invoices", d)
 	return nil
 }
 
 // invoicesSubmit creates an invoice with the form's non-empty lines through
 // the API's handler; a refused line field is shown beside its form row.
-func (s *Server) invoicesSubmit(w http.ResponseWriter, r *http.Request, d *pageData) error {
-	if err := parseForm(w, r); err != nil {
+func (s *Server) invoicesSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	if err := webpage.ParseForm(w, r); err != nil {
 		return err
 	}
 	names := []string{"customer_id", "location_id", "status", "issued_on"}
@@ -341,7 +343,7 @@ func (s *Server) invoicesSubmit(w http.ResponseWriter, r *http.Request, d *pageD
 	}
 	in["lines"] = lines
 	if _, err := s.callAPI(r, s.createInvoice, http.MethodPost, nil, in, nil); err != nil {
-		status, err := d.fieldError(err)
+		status, err := d.FieldError(err)
 		if err != nil {
 			return err
 		}
@@ -357,6 +359,6 @@ func (s *Server) invoicesSubmit(w http.ResponseWriter, r *http.Request, d *pageD
 		d.Errors = errs
 		return s.renderInvoices(w, r, d, status)
 	}
-	seeOther(w, r, "/invoices?created=1")
+	webpage.SeeOther(w, r, "/invoices?created=1")
 	return nil
 }

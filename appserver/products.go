@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
 // Product is something the tenant sells; Price is a decimal string.
@@ -21,9 +22,9 @@ type Product struct {
 }
 
 type productInput struct {
-	SKU   *string  `json:"sku"`
-	Name  *string  `json:"name"`
-	Price *Decimal `json:"price"`
+	SKU   *string          `json:"sku"`
+	Name  *string          `json:"name"`
+	Price *httpapi.Decimal `json:"price"`
 }
 
 func (in *productInput) validate(create bool) error {
@@ -35,18 +36,18 @@ func (in *productInput) validate(create bool) error {
 	}
 	switch {
 	case create && in.SKU == nil, in.SKU != nil && *in.SKU == "":
-		return invalidField("sku", "is required")
+		return httpapi.InvalidField("sku", "is required")
 	case in.SKU != nil && len(*in.SKU) > 64:
-		return invalidField("sku", "must be at most 64 characters")
+		return httpapi.InvalidField("sku", "must be at most 64 characters")
 	case create && in.Name == nil, in.Name != nil && *in.Name == "":
-		return invalidField("name", "is required")
+		return httpapi.InvalidField("name", "is required")
 	case in.Name != nil && len(*in.Name) > 200:
-		return invalidField("name", "must be at most 200 characters")
+		return httpapi.InvalidField("name", "must be at most 200 characters")
 	case create && in.Price == nil:
-		return invalidField("price", "is required")
+		return httpapi.InvalidField("price", "is required")
 	}
 	if in.Price != nil {
-		return in.Price.check("price", 2, false)
+		return in.Price.Check("price", 2, false)
 	}
 	return nil
 }
@@ -63,7 +64,7 @@ func scanProduct(row pgx.Row) (Product, error) {
 func skuTaken(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
-		return conflict("sku_taken", "sku", "another product has this SKU")
+		return httpapi.Conflict("sku_taken", "sku", "another product has this SKU")
 	}
 	return err
 }
@@ -75,7 +76,7 @@ func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
 	var in productInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.validate(true); err != nil {
@@ -95,7 +96,7 @@ func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in productInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if err := in.validate(false); err != nil {

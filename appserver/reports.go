@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
 // defaultReportDays is the span of a sales report without ?from=.
@@ -35,7 +36,7 @@ func (s *Server) salesReport(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	to := s.now().UTC().Format(time.DateOnly)
 	if v := q.Get("to"); v != "" {
-		if err := Date(v).check("to"); err != nil {
+		if err := httpapi.Date(v).Check("to"); err != nil {
 			return err
 		}
 		to = v
@@ -43,16 +44,16 @@ func (s *Server) salesReport(w http.ResponseWriter, r *http.Request) error {
 	toDay, _ := time.Parse(time.DateOnly, to)
 	from := toDay.AddDate(0, 0, -(defaultReportDays - 1)).Format(time.DateOnly)
 	if v := q.Get("from"); v != "" {
-		if err := Date(v).check("from"); err != nil {
+		if err := httpapi.Date(v).Check("from"); err != nil {
 			return err
 		}
 		from = v
 	}
 	if from > to {
-		return invalidField("from", "must not be after to")
+		return httpapi.InvalidField("from", "must not be after to")
 	}
 	if fromDay, _ := time.Parse(time.DateOnly, from); toDay.Sub(fromDay) >= MaxReportDays*24*time.Hour {
-		return invalidField("from", fmt.Sprintf("must be at most %d days before to", MaxReportDays))
+		return httpapi.InvalidField("from", fmt.Sprintf("must be at most %d days before to", MaxReportDays))
 	}
 	loc, err := s.checkLocation(r, "location", q.Get("location"))
 	if err != nil {
@@ -108,6 +109,6 @@ func (s *Server) salesReport(w http.ResponseWriter, r *http.Request) error {
 	if items == nil {
 		items = []SalesRow{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "items": items, "total": total, "next_cursor": ""})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "items": items, "total": total, "next_cursor": ""})
 	return nil
 }

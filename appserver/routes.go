@@ -6,6 +6,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
 // Hooks for the other files of this package that add routes without
@@ -20,16 +21,9 @@ var (
 	mountAdmin func(s *Server, r *mux.Router)
 )
 
-// handlerFunc is a handler that returns its error; serve writes it.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
 // serve adapts fn to http.Handler, sending any error through writeError.
-func (s *Server) serve(fn handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
-	})
+func (s *Server) serve(fn httpapi.HandlerFunc) http.Handler {
+	return httpapi.Handle(fn, s.writeError)
 }
 
 // AppHandler is the tenant listener (APP_ADDR): health routes, then every
@@ -74,15 +68,15 @@ func (s *Server) AppHandler() http.Handler {
 	authed.Handle("/reports/sales", s.serve(s.salesReport)).Methods(http.MethodGet)
 	// Unmatched API routes still verify the token first, so nothing answers
 	// without one.
-	api.NotFoundHandler = s.requireTenant(s.serve(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
+	api.NotFoundHandler = s.requireTenant(s.serve(func(http.ResponseWriter, *http.Request) error { return httpapi.ErrNotFound }))
 	api.MethodNotAllowedHandler = s.requireTenant(s.serve(func(http.ResponseWriter, *http.Request) error {
-		return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"}
+		return &httpapi.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"}
 	}))
 
 	if mountPages != nil {
 		mountPages(s, t)
 	}
-	root.NotFoundHandler = s.requireTenant(s.serve(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
+	root.NotFoundHandler = s.requireTenant(s.serve(func(http.ResponseWriter, *http.Request) error { return httpapi.ErrNotFound }))
 	return s.withRequestLog("app", root)
 }
 
@@ -101,7 +95,7 @@ func (s *Server) AdminHandler() http.Handler {
 	if s.cfg.AdminRoutes != nil {
 		s.cfg.AdminRoutes(r)
 	}
-	r.NotFoundHandler = s.serve(func(http.ResponseWriter, *http.Request) error { return errNotFound })
+	r.NotFoundHandler = s.serve(func(http.ResponseWriter, *http.Request) error { return httpapi.ErrNotFound })
 	return s.withRequestLog("admin", r)
 }
 

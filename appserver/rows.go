@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
 // The helpers below carry the steps every simple resource (customers,
@@ -15,7 +16,7 @@ import (
 // (created_at, id). table and columns are constants, never user input.
 func listRows[T any](s *Server, w http.ResponseWriter, r *http.Request, table, columns string,
 	scan func(pgx.Row) (T, error), key func(T) (time.Time, uuid.UUID)) error {
-	page, err := parsePage(r)
+	page, err := httpapi.ParsePage(r)
 	if err != nil {
 		return err
 	}
@@ -24,7 +25,7 @@ func listRows[T any](s *Server, w http.ResponseWriter, r *http.Request, table, c
 		return err
 	}
 	rows, err := db.Query(r.Context(), `SELECT `+columns+` FROM `+table+`
-		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
+		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.Args()...)
 	if err != nil {
 		return err
 	}
@@ -32,7 +33,7 @@ func listRows[T any](s *Server, w http.ResponseWriter, r *http.Request, table, c
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, makePage(page, items, key))
+	httpapi.WriteJSON(w, http.StatusOK, httpapi.MakePage(page, items, key))
 	return nil
 }
 
@@ -57,6 +58,6 @@ func writeRow[T any](s *Server, w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
-	writeJSON(w, status, v)
+	httpapi.WriteJSON(w, status, v)
 	return nil
 }

@@ -31,6 +31,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/clientinfo"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
+	"github.com/tenantgate/tenantgate/appserver/tenantdb"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
@@ -98,7 +102,7 @@ type Config struct {
 	// memory only (never no limit). cmd/appserver shares one through Redis.
 	LoginLimiter *loginlimit.Limiter
 	// TrustedProxies are the peers (the edge) whose X-Forwarded-For and
-	// X-Forwarded-Proto are believed; DefaultTrustedProxies when nil.
+	// X-Forwarded-Proto are believed; clientinfo.DefaultTrustedProxies when nil.
 	TrustedProxies []netip.Prefix
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -110,12 +114,13 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	pools     *tenantpool.Manager
+	tenantDB  *tenantdb.Source
 	tokens    *tokenCache
 	registry  *prometheus.Registry
 	metrics   *httpMetrics
 	dummyHash []byte // compared against for unknown e-mails, so login costs the same
 	limiter   *loginlimit.Limiter
-	proxies   proxies
+	proxies   clientinfo.Proxies
 	now       func() time.Time
 }
 
@@ -160,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.LoginLimiter = loginlimit.New(loginlimit.Config{Now: cfg.Now})
 	}
 	if cfg.TrustedProxies == nil {
-		cfg.TrustedProxies = DefaultTrustedProxies
+		cfg.TrustedProxies = clientinfo.DefaultTrustedProxies
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("tenantgate-dummy-password"), cfg.BcryptCost)
 	if err != nil {
@@ -177,6 +182,7 @@ func New(cfg Config) (*Server, error) {
 		proxies:   cfg.TrustedProxies,
 		now:       cfg.Now,
 	}
+	s.tenantDB = tenantdb.NewSource(s.pools, cfg.DSN, s.log)
 	if err := s.registerMetrics(); err != nil {
 		s.pools.Close()
 		return nil, err
@@ -199,7 +205,7 @@ func (s *Server) TenantChanged(c tenantstore.Change) {
 func (s *Server) Close() { s.pools.Close() }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -207,10 +213,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.cfg.Ready(ctx); err != nil {
-			loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
-			writeJSON(w, http.StatusServiceUnavailable, map[string]*Error{"error": {Code: "not_ready", Message: err.Error()}})
+			reqctx.Logger(r.Context(), s.log).WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
+			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]*httpapi.Error{"error": {Code: "not_ready", Message: err.Error()}})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

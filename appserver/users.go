@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -36,7 +38,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(r); err != nil {
 		return err
 	}
-	page, err := parsePage(r)
+	page, err := httpapi.ParsePage(r)
 	if err != nil {
 		return err
 	}
@@ -46,7 +48,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	rows, err := db.Query(r.Context(), `
 		SELECT id::text, email, name, role, created_at FROM users
-		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.args()...)
+		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.Args()...)
 	if err != nil {
 		return err
 	}
@@ -58,7 +60,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, makePage(page, users, func(u User) (time.Time, uuid.UUID) { return u.CreatedAt, uuid.MustParse(u.ID) }))
+	httpapi.WriteJSON(w, http.StatusOK, httpapi.MakePage(page, users, func(u User) (time.Time, uuid.UUID) { return u.CreatedAt, uuid.MustParse(u.ID) }))
 	return nil
 }
 
@@ -70,7 +72,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req createUserRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	req.Email = strings.TrimSpace(req.Email)
@@ -82,16 +84,16 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Role != "admin" && req.Role != "member" {
-		return invalidField("role", `must be "admin" or "member"`)
+		return httpapi.InvalidField("role", `must be "admin" or "member"`)
 	}
 	if len(req.Password) < MinPasswordLength {
-		return invalidField("password", "must be at least 8 characters")
+		return httpapi.InvalidField("password", "must be at least 8 characters")
 	}
 	if len(req.Password) > tenantstore.MaxPasswordBytes { // bytes, not runes: bcrypt's limit
-		return invalidField("password", "must be at most 72 bytes (UTF-8)")
+		return httpapi.InvalidField("password", "must be at most 72 bytes (UTF-8)")
 	}
 	if len(req.Name) > 200 {
-		return invalidField("name", "must be at most 200 characters")
+		return httpapi.InvalidField("name", "must be at most 200 characters")
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), s.cfg.BcryptCost)
 	if err != nil {
@@ -102,7 +104,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	limit := TenantFrom(ctx).MaxUsers
+	limit := reqctx.Tenant(ctx).MaxUsers
 	u := User{Email: req.Email, Name: req.Name, Role: req.Role}
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		// SHARE ROW EXCLUSIVE conflicts with itself and with inserts, so
@@ -122,11 +124,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	})
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
-		return conflict("email_taken", "email", "a user with this e-mail already exists")
+		return httpapi.Conflict("email_taken", "email", "a user with this e-mail already exists")
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, u)
+	httpapi.WriteJSON(w, http.StatusCreated, u)
 	return nil
 }

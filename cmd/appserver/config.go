@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/appserver/clientinfo"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -125,9 +125,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			c.PoolIdleTimeout = d
 		}
 	}
-	c.TrustedProxies = appserver.DefaultTrustedProxies
+	c.TrustedProxies = clientinfo.DefaultTrustedProxies
 	if v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v != "" {
-		p, err := appserver.ParseTrustedProxies(v)
+		p, err := clientinfo.ParseTrustedProxies(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %w", err))
 		}

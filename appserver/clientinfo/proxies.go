@@ -1,34 +1,19 @@
-package appserver
+// Package clientinfo is what the appserver may believe about a client behind
+// the edge: its IP and scheme, read from X-Forwarded-For and
+// X-Forwarded-Proto only when the direct peer is a trusted proxy, the bucket
+// per-IP limits count, and whether an Origin names the request's own host.
+// It imports tenantstore only; appserver and its rooms use it.
+package clientinfo
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
+	"net/url"
 	"strings"
-	"time"
 
-	"github.com/tenantgate/tenantgate/internal/loginlimit"
-)
-
-// Login throttling (SPEC §9). Every login attempt is counted before the
-// password is checked and given back when it succeeds, so the limits are on
-// failures; over any of them the login answers 429 too_many_attempts with
-// Retry-After, even with the right password.
-var (
-	// LoginAccountRule limits failed logins per (tenant, e-mail): a
-	// password guesser gets 5 tries per 15 minutes per account.
-	LoginAccountRule = loginlimit.Rule{Max: 5, Window: 15 * time.Minute}
-	// LoginIPRule limits failed logins per client IP, whatever the tenant
-	// or e-mail: guessing across many accounts from one address.
-	LoginIPRule = loginlimit.Rule{Max: 20, Window: time.Minute}
-	// AdminLoginIPRule limits failed admin-dashboard token logins per
-	// client IP.
-	AdminLoginIPRule = loginlimit.Rule{Max: 10, Window: 15 * time.Minute}
+	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
 // DefaultTrustedProxies are the peers whose X-Forwarded-For and
@@ -57,9 +42,9 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// proxies are the trusted proxies: the edge, which replaces whatever
+// Proxies are the trusted Proxies: the edge, which replaces whatever
 // X-Forwarded-* a client sent with what it saw itself.
-type proxies []netip.Prefix
+type Proxies []netip.Prefix
 
 // peer is the direct peer's address, or the zero Addr.
 func peer(r *http.Request) netip.Addr {
@@ -71,7 +56,7 @@ func peer(r *http.Request) netip.Addr {
 	return a.Unmap()
 }
 
-func (p proxies) trusted(a netip.Addr) bool {
+func (p Proxies) trusted(a netip.Addr) bool {
 	for _, pre := range p {
 		if a.IsValid() && pre.Contains(a) {
 			return true
@@ -94,13 +79,13 @@ func lastValue(r *http.Request, h string) string {
 	return strings.TrimSpace(v)
 }
 
-// clientIP is the IP the edge saw: when the direct peer is a trusted proxy,
+// ClientIP is the IP the edge saw: when the direct peer is a trusted proxy,
 // the rightmost X-Forwarded-For entry that is not itself a trusted proxy
 // (a load balancer in front of the edge, when TRUSTED_PROXIES names it);
 // the peer's address otherwise. A client's own X-Forwarded-For never counts:
 // the edge (Caddy's reverse_proxy, no trusted_proxies of its own) replaces
 // it, and entries left of the first untrusted one are never read.
-func (p proxies) clientIP(r *http.Request) string {
+func (p Proxies) ClientIP(r *http.Request) string {
 	a := peer(r)
 	if !a.IsValid() {
 		return "unknown"
@@ -125,34 +110,19 @@ func (p proxies) clientIP(r *http.Request) string {
 	return a.String()
 }
 
-// isHTTPS reports whether the client reached us over HTTPS: TLS here, or
+// IsHTTPS reports whether the client reached us over HTTPS: TLS here, or
 // X-Forwarded-Proto https from a trusted proxy.
-func (p proxies) isHTTPS(r *http.Request) bool {
+func (p Proxies) IsHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
 	return p.trusted(peer(r)) && strings.EqualFold(lastValue(r, "X-Forwarded-Proto"), "https")
 }
 
-// tenantLoginKeys are the counters of a tenant login: the (tenant, e-mail)
-// account, hashed so no address is stored in Redis, and the client IP.
-func tenantLoginKeys(tenantID, email, ip string) []loginlimit.Key {
-	sum := sha256.Sum256([]byte(tenantID + "\x00" + strings.ToLower(email)))
-	return []loginlimit.Key{
-		{Name: "account:" + hex.EncodeToString(sum[:16]), Rule: LoginAccountRule},
-		{Name: "ip:" + ipBucket(ip), Rule: LoginIPRule},
-	}
-}
-
-// adminLoginKeys are the counters of a dashboard token login.
-func adminLoginKeys(ip string) []loginlimit.Key {
-	return []loginlimit.Key{{Name: "admin:ip:" + ipBucket(ip), Rule: AdminLoginIPRule}}
-}
-
-// ipBucket is what the per-IP limits count: the address for IPv4, its /64
+// IPBucket is what the per-IP limits count: the address for IPv4, its /64
 // for IPv6, since one client usually holds a whole /64 and could otherwise
 // take a fresh address for every few guesses.
-func ipBucket(ip string) string {
+func IPBucket(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil || a.Is4() {
 		return ip
@@ -161,15 +131,19 @@ func ipBucket(ip string) string {
 	return p.String()
 }
 
-// tooManyAttempts is the 429 of a refused login attempt.
-func tooManyAttempts(err error) *Error {
-	retry := time.Minute
-	var le *loginlimit.LimitedError
-	if errors.As(err, &le) {
-		retry = le.RetryAfter
+// SafeMethod reports whether m is GET, HEAD or OPTIONS, which change nothing.
+func SafeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// SameHost reports whether the URL origin (an Origin or Referer value) names
+// the request host, ignoring case and port.
+func SameHost(origin, requestHost string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
 	}
-	secs := max(int((retry+time.Second-1)/time.Second), 1)
-	return &Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
-		Message:    "too many login attempts; try again in " + strconv.Itoa(secs) + " s",
-		RetryAfter: secs}
+	a, ok1 := tenantstore.NormalizeHost(u.Host)
+	b, ok2 := tenantstore.NormalizeHost(requestHost)
+	return ok1 && ok2 && a == b
 }

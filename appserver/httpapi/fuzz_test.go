@@ -1,4 +1,4 @@
-package appserver
+package httpapi
 
 import (
 	"net/http/httptest"
@@ -14,12 +14,12 @@ func FuzzParsePage(f *testing.F) {
 	f.Add("%%%", "-1")
 	f.Fuzz(func(t *testing.T, cursor, limit string) {
 		r := httptest.NewRequest("GET", "/api/customers?cursor="+url.QueryEscape(cursor)+"&limit="+url.QueryEscape(limit), nil)
-		p, err := parsePage(r)
+		p, err := ParsePage(r)
 		if err != nil {
 			return
 		}
 		if p.Limit < 1 || p.Limit > MaxPageLimit {
-			t.Errorf("parsePage(limit %q) = limit %d, want 1..%d", limit, p.Limit, MaxPageLimit)
+			t.Errorf("ParsePage(limit %q) = limit %d, want 1..%d", limit, p.Limit, MaxPageLimit)
 		}
 	})
 }
@@ -31,7 +31,7 @@ func FuzzDecimal(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if Decimal(s).check("price", 2, false) != nil {
+		if Decimal(s).Check("price", 2, false) != nil {
 			return
 		}
 		dots := 0

@@ -1,4 +1,4 @@
-package appserver
+package httpapi
 
 import (
 	"bytes"
@@ -25,16 +25,16 @@ const (
 	MaxPageLimit     = 500
 )
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decodeJSON reads one JSON object into dst, refusing unknown fields and
+// DecodeJSON reads one JSON object into dst, refusing unknown fields and
 // trailing data; the error names the field at fault.
-func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -43,28 +43,28 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &fe):
-			return invalidField(fe.field, fe.msg)
+			return InvalidField(fe.field, fe.msg)
 		case errors.As(err, &te) && te.Field == "":
-			return invalidField("body", "a JSON object is required")
+			return InvalidField("body", "a JSON object is required")
 		case errors.As(err, &te):
 			msg := "must be a " + jsonKind(te.Type.Kind().String())
 			if strings.HasPrefix(te.Value, "number") && strings.HasPrefix(te.Type.Kind().String(), "int") {
 				// 2.5, or 1e20 beyond int64: say what fits.
 				msg = "must be a whole number within range"
 			}
-			return invalidField(te.Field, msg)
+			return InvalidField(te.Field, msg)
 		case errors.As(err, &mbe):
 			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "request body too large"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			return invalidField(f, "unknown field")
+			return InvalidField(f, "unknown field")
 		case errors.Is(err, io.EOF):
-			return invalidField("body", "a JSON object is required")
+			return InvalidField("body", "a JSON object is required")
 		}
-		return invalidField("body", "malformed JSON")
+		return InvalidField("body", "malformed JSON")
 	}
 	if dec.More() {
-		return invalidField("body", "trailing data after the JSON object")
+		return InvalidField("body", "trailing data after the JSON object")
 	}
 	return nil
 }
@@ -84,7 +84,7 @@ func jsonKind(k string) string {
 }
 
 // fieldError is a decoding error of one field, raised by the value types
-// below; decodeJSON reports its field.
+// below; DecodeJSON reports its field.
 type fieldError struct{ field, msg string }
 
 func (e *fieldError) Error() string { return e.field + ": " + e.msg }
@@ -114,18 +114,18 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 
 var decimalRE = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]+)?$`)
 
-// check validates d as a non-negative decimal with at most scale digits
+// Check validates d as a non-negative decimal with at most scale digits
 // after the point.
-func (d Decimal) check(field string, scale int, positive bool) error {
+func (d Decimal) Check(field string, scale int, positive bool) error {
 	s := string(d)
 	if !decimalRE.MatchString(s) {
-		return invalidField(field, "must be a non-negative decimal string such as \"19.99\"")
+		return InvalidField(field, "must be a non-negative decimal string such as \"19.99\"")
 	}
 	if i := strings.IndexByte(s, '.'); i >= 0 && len(s)-i-1 > scale {
-		return invalidField(field, fmt.Sprintf("must have at most %d digits after the point", scale))
+		return InvalidField(field, fmt.Sprintf("must have at most %d digits after the point", scale))
 	}
 	if positive && strings.Trim(s, "0.") == "" {
-		return invalidField(field, "must be greater than zero")
+		return InvalidField(field, "must be greater than zero")
 	}
 	return nil
 }
@@ -133,9 +133,10 @@ func (d Decimal) check(field string, scale int, positive bool) error {
 // Date is a calendar date, "YYYY-MM-DD" in JSON.
 type Date string
 
-func (d Date) check(field string) error {
+// Check validates d as a date; field names it in the error.
+func (d Date) Check(field string) error {
 	if _, err := time.Parse(time.DateOnly, string(d)); err != nil {
-		return invalidField(field, "must be a date YYYY-MM-DD")
+		return InvalidField(field, "must be a date YYYY-MM-DD")
 	}
 	return nil
 }
@@ -158,9 +159,9 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &o.Value)
 }
 
-// parseID parses a UUID path or body value; a malformed one is "not found"
+// ParseID parses a UUID path or body value; a malformed one is "not found"
 // in a path and a validation error in a body.
-func parseID(s string) (uuid.UUID, bool) {
+func ParseID(s string) (uuid.UUID, bool) {
 	id, err := uuid.Parse(s)
 	return id, err == nil
 }
@@ -171,23 +172,23 @@ type Page[T any] struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-// pageRequest is a keyset position: rows after (After, AfterID) in
+// PageRequest is a keyset position: rows after (After, AfterID) in
 // (created_at, id) order.
-type pageRequest struct {
+type PageRequest struct {
 	Limit   int
 	After   time.Time
 	AfterID uuid.UUID
 	HasMore bool // a cursor was given
 }
 
-// parsePage reads ?cursor= and ?limit=.
-func parsePage(r *http.Request) (pageRequest, error) {
+// ParsePage reads ?cursor= and ?limit=.
+func ParsePage(r *http.Request) (PageRequest, error) {
 	q := r.URL.Query()
-	p := pageRequest{Limit: DefaultPageLimit}
+	p := PageRequest{Limit: DefaultPageLimit}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > MaxPageLimit {
-			return p, invalidField("limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxPageLimit))
+			return p, InvalidField("limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxPageLimit))
 		}
 		p.Limit = n
 	}
@@ -195,31 +196,31 @@ func parsePage(r *http.Request) (pageRequest, error) {
 		raw, err := base64.RawURLEncoding.DecodeString(c)
 		ts, id, ok := strings.Cut(string(raw), "|")
 		if err != nil || !ok {
-			return p, invalidField("cursor", "malformed cursor")
+			return p, InvalidField("cursor", "malformed cursor")
 		}
 		nanos, err := strconv.ParseInt(ts, 10, 64)
-		uid, ok := parseID(id)
+		uid, ok := ParseID(id)
 		if err != nil || !ok {
-			return p, invalidField("cursor", "malformed cursor")
+			return p, InvalidField("cursor", "malformed cursor")
 		}
 		p.After, p.AfterID, p.HasMore = time.Unix(0, nanos).UTC(), uid, true
 	}
 	return p, nil
 }
 
-// args returns the SQL arguments $1 (after time), $2 (after id), $3 (limit+1)
+// Args returns the SQL arguments $1 (after time), $2 (after id), $3 (limit+1)
 // for a keyset query `WHERE (created_at, id) > ($1, $2) ORDER BY created_at,
 // id LIMIT $3`. Without a cursor the position is the beginning of time.
-func (p pageRequest) args() []any {
+func (p PageRequest) Args() []any {
 	if !p.HasMore {
 		return []any{time.Unix(0, 0).UTC(), uuid.Nil, p.Limit + 1}
 	}
 	return []any{p.After, p.AfterID, p.Limit + 1}
 }
 
-// makePage trims the extra row fetched to learn whether another page exists
+// MakePage trims the extra row fetched to learn whether another page exists
 // and builds its cursor from the last item's key.
-func makePage[T any](p pageRequest, items []T, key func(T) (time.Time, uuid.UUID)) Page[T] {
+func MakePage[T any](p PageRequest, items []T, key func(T) (time.Time, uuid.UUID)) Page[T] {
 	page := Page[T]{Items: items}
 	if page.Items == nil {
 		page.Items = []T{}
