@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tenantgate/tenantgate/appserver/admin"
 )
 
 // browse is a browser-like request to the dashboard: form body, cookie, and
@@ -27,7 +29,7 @@ func (e *adminEnv) browse(method, path string, form url.Values, cookie string, h
 		req.Header.Set("Origin", "http://admin.localhost")
 	}
 	if cookie != "" {
-		req.Header.Set("Cookie", AdminCookie+"="+cookie)
+		req.Header.Set("Cookie", admin.Cookie+"="+cookie)
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -63,7 +65,7 @@ func TestAdminDashboard(t *testing.T) {
 	}
 	var session string
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == AdminCookie {
+		if c.Name == admin.Cookie {
 			session = c.Value
 			if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
 				t.Errorf("admin cookie HttpOnly=%v Secure=%v SameSite=%v, want HttpOnly, Secure, Strict", c.HttpOnly, c.Secure, c.SameSite)

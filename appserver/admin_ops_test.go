@@ -2,7 +2,6 @@ package appserver
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,17 +73,4 @@ func TestAdminOps(t *testing.T) {
 		e.must(http.StatusNotFound, e.api(http.MethodGet, "/api/jobs/00000000-0000-0000-0000-000000000000", nil), "unknown job")
 		e.must(http.StatusNotFound, e.api(http.MethodGet, "/api/jobs/not-a-uuid", nil), "malformed job id")
 	})
-}
-
-func TestAdminOpsNotConfigured(t *testing.T) {
-	r := routerForDoc(t)
-	for _, path := range []string{"/api/tenants/acme/backups", "/api/tenants/acme/move"} {
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"new_url": "postgres://h/db"}`))
-		req.Header.Set("Authorization", "Bearer t")
-		rec := httptest.NewRecorder()
-		r.ServeHTTP(rec, req)
-		if rec.Code != http.StatusNotImplemented {
-			t.Errorf("POST %s without operations = %d, want 501", path, rec.Code)
-		}
-	}
 }

@@ -15,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
-
-	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/admin"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/tenantops"
@@ -26,64 +24,6 @@ import (
 )
 
 const testAdminToken = "admin-token-for-tests-0123456789"
-
-// TestAdminRoutesRequireToken walks every /api route of the admin router
-// and checks it answers 401 unauthorized without a token, with a wrong one
-// and with a token of another scheme.
-func TestAdminRoutesRequireToken(t *testing.T) {
-	r := routerForDoc(t)
-	sample := strings.NewReplacer("{subdomain}", "acme", "{code}", "main", "{hostname}", "shop.example.com", "{id}", "00000000-0000-0000-0000-000000000000")
-	var routes [][2]string
-	_ = r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
-		tpl, err1 := route.GetPathTemplate()
-		methods, err2 := route.GetMethods()
-		if err1 != nil || err2 != nil || !strings.HasPrefix(tpl, "/api/") || tpl == "/api/openapi.json" {
-			return nil
-		}
-		for _, m := range methods {
-			routes = append(routes, [2]string{m, sample.Replace(tpl)})
-		}
-		return nil
-	})
-	routes = append(routes, [2]string{http.MethodGet, "/api/no-such-route"})
-	if len(routes) < 16 {
-		t.Fatalf("walked %d admin API routes, want all of them", len(routes))
-	}
-	for _, rt := range routes {
-		for name, auth := range map[string]string{"none": "", "wrong": "Bearer not-the-token", "basic": "Basic dDp0"} {
-			t.Run(rt[0]+" "+rt[1]+" "+name, func(t *testing.T) {
-				req := httptest.NewRequest(rt[0], rt[1], strings.NewReader(`{}`))
-				if auth != "" {
-					req.Header.Set("Authorization", auth)
-				}
-				rec := httptest.NewRecorder()
-				r.ServeHTTP(rec, req)
-				var body struct{ Error httpapi.Error }
-				_ = json.Unmarshal(rec.Body.Bytes(), &body)
-				if rec.Code != http.StatusUnauthorized || body.Error.Code != "unauthorized" {
-					t.Errorf("%s %s (auth %s) = %d %q, want 401 unauthorized", rt[0], rt[1], name, rec.Code, body.Error.Code)
-				}
-			})
-		}
-	}
-}
-
-func TestValidToken(t *testing.T) {
-	m, _ := tenantstore.NewManager(tenantstore.ManagerConfig{Store: new(tenantstore.Store)})
-	a, err := NewAdmin(AdminConfig{Manager: m, Tokens: []string{" first ", "second"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	for tok, want := range map[string]bool{"first": true, "second": true, "": false, "firs": false, "first ": false, "secondx": false} {
-		if got := a.validToken(tok); got != want {
-			t.Errorf("validToken(%q) = %v, want %v", tok, got, want)
-		}
-	}
-	if _, err := NewAdmin(AdminConfig{Manager: m, Tokens: []string{" ", ""}}); err == nil {
-		t.Errorf("NewAdmin(no tokens) error = nil, want an error")
-	}
-}
 
 // adminEnv is the admin API over a real control plane and Manager: the
 // Store's Notifier is resolver A (as in the appserver), and resolver B is an
@@ -161,16 +101,16 @@ func newAdminEnv(t *testing.T) *adminEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(jobs.Close)
-	admin, err := NewAdmin(AdminConfig{Manager: e.m, Tokens: []string{"other-token", testAdminToken}, Logger: logger,
-		Ops: &AdminOps{Ops: ops, Jobs: jobs, BackupDir: e.backups}})
+	adm, err := admin.New(admin.Config{Manager: e.m, Tokens: []string{"other-token", testAdminToken}, Logger: logger,
+		Ops: &admin.Ops{Ops: ops, Jobs: jobs, BackupDir: e.backups}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(admin.Close)
+	t.Cleanup(adm.Close)
 	keys := []tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}
 	verifier, _ := tenanttoken.NewVerifier(keys)
 	srv, err := New(Config{Verifier: verifier, Tenants: resB, Locations: store, DSN: controlPlaneDSN(t, store, e.m.DatabaseURL),
-		AdminRoutes: admin.Routes, Logger: logger})
+		Admin: adm, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

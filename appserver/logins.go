@@ -21,9 +21,6 @@ var (
 	// LoginIPRule limits failed logins per client IP, whatever the tenant
 	// or e-mail: guessing across many accounts from one address.
 	LoginIPRule = loginlimit.Rule{Max: 20, Window: time.Minute}
-	// AdminLoginIPRule limits failed admin-dashboard token logins per
-	// client IP.
-	AdminLoginIPRule = loginlimit.Rule{Max: 10, Window: 15 * time.Minute}
 )
 
 // tenantLoginKeys are the counters of a tenant login: the (tenant, e-mail)
@@ -34,9 +31,4 @@ func tenantLoginKeys(tenantID, email, ip string) []loginlimit.Key {
 		{Name: "account:" + hex.EncodeToString(sum[:16]), Rule: LoginAccountRule},
 		{Name: "ip:" + clientinfo.IPBucket(ip), Rule: LoginIPRule},
 	}
-}
-
-// adminLoginKeys are the counters of a dashboard token login.
-func adminLoginKeys(ip string) []loginlimit.Key {
-	return []loginlimit.Key{{Name: "admin:ip:" + clientinfo.IPBucket(ip), Rule: AdminLoginIPRule}}
 }

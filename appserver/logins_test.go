@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/tenantgate/tenantgate/appserver/admin"
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
@@ -88,7 +89,7 @@ func TestLoginThrottled(t *testing.T) {
 func TestAdminLoginThrottled(t *testing.T) {
 	e := newAdminEnv(t)
 	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
-	for i := range AdminLoginIPRule.Max {
+	for i := range admin.LoginIPRule.Max {
 		rec := e.browse(http.MethodPost, "/login", url.Values{"token": {"wrong-" + strconv.Itoa(i)}}, "", nil)
 		if rec.Code != http.StatusUnauthorized {
 			t.Fatalf("wrong token %d = %d, want 401", i+1, rec.Code)
@@ -97,7 +98,7 @@ func TestAdminLoginThrottled(t *testing.T) {
 	rec := e.browse(http.MethodPost, "/login", url.Values{"token": {testAdminToken}}, "", nil)
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || fieldErrorOf(rec.Body.String(), "token") == "" {
 		t.Errorf("the right token after %d wrong ones = %d (Retry-After %q), want 429 with Retry-After and the error beside the token",
-			AdminLoginIPRule.Max, rec.Code, rec.Header().Get("Retry-After"))
+			admin.LoginIPRule.Max, rec.Code, rec.Header().Get("Retry-After"))
 	}
 	// httptest's peer (192.0.2.1) is no trusted proxy: its X-Forwarded-For
 	// does not make it another client.

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/shopspring/decimal"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
@@ -138,15 +137,6 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, d *webpag
 	return nil
 }
 
-// formValues copies the named posted fields, trimmed.
-func formValues(r *http.Request, names ...string) map[string]string {
-	m := make(map[string]string, len(names))
-	for _, n := range names {
-		m[n] = strings.TrimSpace(r.PostForm.Get(n))
-	}
-	return m
-}
-
 // optional is nil for an empty form value, so the API applies its default.
 func optional(v string) *string {
 	if v == "" {
@@ -178,7 +168,7 @@ func (s *Server) customersSubmit(w http.ResponseWriter, r *http.Request, d *webp
 	if err := webpage.ParseForm(w, r); err != nil {
 		return err
 	}
-	d.Form = formValues(r, "name", "email", "phone", "address")
+	d.Form = webpage.FormValues(r, "name", "email", "phone", "address")
 	in := customerInput{Name: &[]string{d.Form["name"]}[0], Email: optional(d.Form["email"]), Phone: optional(d.Form["phone"]), Address: optional(d.Form["address"])}
 	if _, err := s.callAPI(r, s.createCustomer, http.MethodPost, nil, in, nil); err != nil {
 		status, err := d.FieldError(err)
@@ -213,7 +203,7 @@ func (s *Server) productsSubmit(w http.ResponseWriter, r *http.Request, d *webpa
 	if err := webpage.ParseForm(w, r); err != nil {
 		return err
 	}
-	d.Form = formValues(r, "sku", "name", "price")
+	d.Form = webpage.FormValues(r, "sku", "name", "price")
 	in := map[string]string{"sku": d.Form["sku"], "name": d.Form["name"], "price": d.Form["price"]}
 	if _, err := s.callAPI(r, s.createProduct, http.MethodPost, nil, in, nil); err != nil {
 		status, err := d.FieldError(err)
@@ -315,7 +305,7 @@ func (s *Server) invoicesSubmit(w http.ResponseWriter, r *http.Request, d *webpa
 	for i := range invoiceLineSlots {
 		names = append(names, fmt.Sprintf("lines[%d].product_id", i), fmt.Sprintf("lines[%d].quantity", i), fmt.Sprintf("lines[%d].unit_price", i))
 	}
-	d.Form = formValues(r, names...)
+	d.Form = webpage.FormValues(r, names...)
 	in := map[string]any{"customer_id": d.Form["customer_id"]}
 	if v := d.Form["status"]; v != "" {
 		in["status"] = v

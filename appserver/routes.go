@@ -17,8 +17,6 @@ var (
 	// tenant token (TenantFrom works); pages check the session themselves
 	// with s.sessionUser and redirect to /login instead of answering 401.
 	mountPages func(s *Server, r *mux.Router)
-	// mountAdmin adds the admin API and pages to the admin router.
-	mountAdmin func(s *Server, r *mux.Router)
 )
 
 // serve adapts fn to http.Handler, sending any error through writeError.
@@ -89,11 +87,8 @@ func (s *Server) AdminHandler() http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
-	if mountAdmin != nil {
-		mountAdmin(s, r)
-	}
-	if s.cfg.AdminRoutes != nil {
-		s.cfg.AdminRoutes(r)
+	if s.cfg.Admin != nil {
+		s.cfg.Admin.Routes(r)
 	}
 	r.NotFoundHandler = s.serve(func(http.ResponseWriter, *http.Request) error { return httpapi.ErrNotFound })
 	return s.withRequestLog("admin", r)

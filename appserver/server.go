@@ -27,10 +27,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/admin"
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
@@ -89,9 +89,9 @@ type Config struct {
 	// Registry receives the server's metrics (serve it with
 	// MetricsHandler); a new registry when nil.
 	Registry *prometheus.Registry
-	// AdminRoutes, when set, adds routes to the admin listener's router
-	// (after /healthz and /readyz). The admin API mounts here.
-	AdminRoutes func(r *mux.Router)
+	// Admin, when set, is the admin room (API, OpenAPI document,
+	// dashboard), mounted on the admin listener after /healthz and /readyz.
+	Admin *admin.Server
 	// BcryptCost is the cost of password hashes; bcrypt.DefaultCost when 0.
 	BcryptCost int
 	// SessionLifetime is how long a login lasts; DefaultSessionLifetime when 0.

@@ -172,3 +172,12 @@ func ParseForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	return nil
 }
+
+// FormValues copies the named posted fields, trimmed.
+func FormValues(r *http.Request, names ...string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n] = strings.TrimSpace(r.PostForm.Get(n))
+	}
+	return m
+}

@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"encoding/json"
@@ -26,7 +26,7 @@ func routerForDoc(t *testing.T) *mux.Router {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewAdmin(AdminConfig{Manager: m, Tokens: []string{"t"}})
+	a, err := New(Config{Manager: m, Tokens: []string{"t"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"net/http"
@@ -10,13 +10,13 @@ import (
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
-func newSessionAdmin(t testing.TB, now func() time.Time) *Admin {
+func newSessionAdmin(t testing.TB, now func() time.Time) *Server {
 	t.Helper()
 	m, err := tenantstore.NewManager(tenantstore.ManagerConfig{Store: new(tenantstore.Store)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewAdmin(AdminConfig{Manager: m, Tokens: []string{"token-one", "token-two"}, Now: now})
+	a, err := New(Config{Manager: m, Tokens: []string{"token-one", "token-two"}, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func newSessionAdmin(t testing.TB, now func() time.Time) *Admin {
 
 func withCookie(value string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.AddCookie(&http.Cookie{Name: AdminCookie, Value: value})
+	r.AddCookie(&http.Cookie{Name: Cookie, Value: value})
 	return r
 }
 
@@ -54,7 +54,7 @@ func TestAdminSession(t *testing.T) {
 			}
 		})
 	}
-	now = now.Add(DefaultAdminSessionLifetime + time.Second)
+	now = now.Add(DefaultSessionLifetime + time.Second)
 	if a.session(withCookie(good)) != "" {
 		t.Errorf("session after its lifetime is still valid")
 	}

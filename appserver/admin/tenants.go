@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"context"
@@ -57,7 +57,7 @@ type patchTenantRequest struct {
 	Version       *int64              `json:"version"`
 }
 
-func (a *Admin) tenantRoutes(api *mux.Router) {
+func (a *Server) tenantRoutes(api *mux.Router) {
 	api.Handle("/tenants", a.serve(a.createTenant)).Methods(http.MethodPost)
 	api.Handle("/tenants", a.serve(a.listTenants)).Methods(http.MethodGet)
 	api.Handle("/tenants/{subdomain}", a.serve(a.showTenant)).Methods(http.MethodGet)
@@ -86,7 +86,7 @@ func (in createTenantRequest) createRequest() tenantstore.CreateRequest {
 }
 
 // createTenant provisions a tenant (SPEC §4) and answers 201 with it.
-func (a *Admin) createTenant(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 	var in createTenantRequest
 	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
@@ -103,7 +103,7 @@ func (a *Admin) createTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listTenants answers a page of tenants, filtered by ?status=.
-func (a *Admin) listTenants(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	opts := tenantstore.ListOptions{Status: tenantstore.Status(q.Get("status")), Cursor: q.Get("cursor")}
 	if l := q.Get("limit"); l != "" {
@@ -127,7 +127,7 @@ func (a *Admin) listTenants(w http.ResponseWriter, r *http.Request) error {
 
 // databaseStatus checks t's database through the Manager: "ok" with the
 // latency, or "unreachable".
-func (a *Admin) databaseStatus(ctx context.Context, t *tenantstore.Tenant) (string, *float64) {
+func (a *Server) databaseStatus(ctx context.Context, t *tenantstore.Tenant) (string, *float64) {
 	ctx, cancel := context.WithTimeout(ctx, databaseStatusTimeout)
 	defer cancel()
 	lat, err := a.m.DatabaseStatus(ctx, t)
@@ -139,7 +139,7 @@ func (a *Admin) databaseStatus(ctx context.Context, t *tenantstore.Tenant) (stri
 }
 
 // showTenant answers one tenant with the state of its database.
-func (a *Admin) showTenant(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) showTenant(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func (a *Admin) showTenant(w http.ResponseWriter, r *http.Request) error {
 
 // patchTenant changes a tenant; a rename makes the old host unknown and the
 // new one served everywhere, through the Store's Notifier.
-func (a *Admin) patchTenant(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) patchTenant(w http.ResponseWriter, r *http.Request) error {
 	var in patchTenantRequest
 	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
@@ -171,7 +171,7 @@ func (a *Admin) patchTenant(w http.ResponseWriter, r *http.Request) error {
 // deleteTenant removes a suspended tenant (409 otherwise), dropping its
 // database with ?drop_database=true when tenantgate created it; otherwise it
 // is detached and the answer (200, not 204) says why it was kept.
-func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	var opts tenantstore.DeleteOptions
 	if v := r.URL.Query().Get("drop_database"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -193,7 +193,7 @@ func (a *Admin) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 // migrateTenant applies the tenant's pending migrations.
-func (a *Admin) migrateTenant(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) migrateTenant(w http.ResponseWriter, r *http.Request) error {
 	sub := mux.Vars(r)["subdomain"]
 	if _, err := a.m.Get(r.Context(), sub); err != nil {
 		return err
@@ -213,7 +213,7 @@ func (a *Admin) migrateTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 // migrationStatus answers every tenant's schema version against the latest.
-func (a *Admin) migrationStatus(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) migrationStatus(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	states, err := a.m.MigrationStatus(ctx)

@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
-// AdminOps runs the long tenant operations of the admin API (backup, move)
+// Ops runs the long tenant operations of the admin API (backup, move)
 // as jobs recorded in the control plane, so any appserver instance can
 // report them (GET /api/jobs/{id}).
-type AdminOps struct {
+type Ops struct {
 	Ops  *tenantops.Ops
 	Jobs *tenantops.Jobs
 	// BackupDir is the directory, on the appserver's disk, that backups are
@@ -31,13 +31,13 @@ var errOpsDisabled = &httpapi.Error{Status: http.StatusNotImplemented, Code: "no
 // The routes exist whether or not operations are configured, so the API (and
 // its OpenAPI document) is the same everywhere; unconfigured, they answer
 // 501 not_configured.
-func (a *Admin) opsRoutes(api *mux.Router) {
+func (a *Server) opsRoutes(api *mux.Router) {
 	api.Handle("/tenants/{subdomain}/backups", a.serve(a.startBackup)).Methods(http.MethodPost)
 	api.Handle("/tenants/{subdomain}/move", a.serve(a.startMove)).Methods(http.MethodPost)
 	api.Handle("/jobs/{id}", a.serve(a.getJob)).Methods(http.MethodGet)
 }
 
-func (a *Admin) ops() (*AdminOps, error) {
+func (a *Server) ops() (*Ops, error) {
 	o := a.cfg.Ops
 	if o == nil || o.Ops == nil || o.Jobs == nil {
 		return nil, errOpsDisabled
@@ -62,7 +62,7 @@ func accepted(w http.ResponseWriter, job tenantops.Job) {
 
 // startBackup starts a backup of the tenant into the server's backup
 // directory and answers 202 with its job.
-func (a *Admin) startBackup(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) startBackup(w http.ResponseWriter, r *http.Request) error {
 	o, err := a.ops()
 	if err != nil {
 		return err
@@ -99,7 +99,7 @@ type moveRequest struct {
 
 // startMove starts moving the tenant's database to new_url (maintenance →
 // copy → verify → switch → active) and answers 202 with its job.
-func (a *Admin) startMove(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) startMove(w http.ResponseWriter, r *http.Request) error {
 	o, err := a.ops()
 	if err != nil {
 		return err
@@ -136,7 +136,7 @@ func (a *Admin) startMove(w http.ResponseWriter, r *http.Request) error {
 }
 
 // getJob answers a job of any appserver instance.
-func (a *Admin) getJob(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	o, err := a.ops()
 	if err != nil {
 		return err

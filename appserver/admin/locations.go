@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"net/http"
@@ -23,14 +23,14 @@ func deref(s *string) string {
 	return *s
 }
 
-func (a *Admin) locationRoutes(api *mux.Router) {
+func (a *Server) locationRoutes(api *mux.Router) {
 	api.Handle("/tenants/{subdomain}/locations", a.serve(a.listLocations)).Methods(http.MethodGet)
 	api.Handle("/tenants/{subdomain}/locations", a.serve(a.addLocation)).Methods(http.MethodPost)
 	api.Handle("/tenants/{subdomain}/locations/{code}", a.serve(a.updateLocation)).Methods(http.MethodPatch)
 	api.Handle("/tenants/{subdomain}/locations/{code}", a.serve(a.deleteLocation)).Methods(http.MethodDelete)
 }
 
-func (a *Admin) listLocations(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) listLocations(w http.ResponseWriter, r *http.Request) error {
 	locs, err := a.m.ListLocations(r.Context(), mux.Vars(r)["subdomain"])
 	if err != nil {
 		return err
@@ -42,7 +42,7 @@ func (a *Admin) listLocations(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *Admin) addLocation(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) addLocation(w http.ResponseWriter, r *http.Request) error {
 	var in locationRequest
 	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
@@ -57,7 +57,7 @@ func (a *Admin) addLocation(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *Admin) updateLocation(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) updateLocation(w http.ResponseWriter, r *http.Request) error {
 	var in locationRequest
 	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
@@ -73,7 +73,7 @@ func (a *Admin) updateLocation(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *Admin) deleteLocation(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) deleteLocation(w http.ResponseWriter, r *http.Request) error {
 	v := mux.Vars(r)
 	if err := a.m.DeleteLocation(r.Context(), v["subdomain"], v["code"]); err != nil {
 		return err
@@ -94,14 +94,14 @@ func viewDomain(d tenantstore.Domain) adminDomain {
 	return adminDomain{Domain: d, VerificationRecord: tenantstore.VerificationRecord(d.Hostname)}
 }
 
-func (a *Admin) domainRoutes(api *mux.Router) {
+func (a *Server) domainRoutes(api *mux.Router) {
 	api.Handle("/tenants/{subdomain}/domains", a.serve(a.listDomains)).Methods(http.MethodGet)
 	api.Handle("/tenants/{subdomain}/domains", a.serve(a.addDomain)).Methods(http.MethodPost)
 	api.Handle("/tenants/{subdomain}/domains/{hostname}", a.serve(a.removeDomain)).Methods(http.MethodDelete)
 	api.Handle("/tenants/{subdomain}/domains/{hostname}/verify", a.serve(a.verifyDomain)).Methods(http.MethodPost)
 }
 
-func (a *Admin) listDomains(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) listDomains(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func (a *Admin) listDomains(w http.ResponseWriter, r *http.Request) error {
 
 // addDomain adds an unverified custom hostname and answers the token to
 // publish in DNS.
-func (a *Admin) addDomain(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) addDomain(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Hostname string `json:"hostname"`
 	}
@@ -133,7 +133,7 @@ func (a *Admin) addDomain(w http.ResponseWriter, r *http.Request) error {
 
 // verifyDomain checks the TXT record _tenantgate.<hostname>; only then does
 // the domain route and get certificates.
-func (a *Admin) verifyDomain(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 	v := mux.Vars(r)
 	d, err := a.m.VerifyDomain(r.Context(), v["subdomain"], v["hostname"])
 	if err != nil {
@@ -143,7 +143,7 @@ func (a *Admin) verifyDomain(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *Admin) removeDomain(w http.ResponseWriter, r *http.Request) error {
+func (a *Server) removeDomain(w http.ResponseWriter, r *http.Request) error {
 	v := mux.Vars(r)
 	if err := a.m.RemoveDomain(r.Context(), v["subdomain"], v["hostname"]); err != nil {
 		return err

@@ -1,8 +1,16 @@
-package appserver
+// Package admin is the operators' room of the appserver: the admin API
+// (tenants, locations, domains, migrations, backups and moves as jobs), its
+// OpenAPI document and the HTML dashboard, behind the admin tokens. It goes
+// through tenantstore's Manager, the service layer tenantctl uses too. It
+// imports the shared packages below it (httpapi, reqctx, clientinfo,
+// webpage, tenantpool), never appserver or the sales room; appserver mounts
+// it on the admin listener.
+package admin
 
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"embed"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -20,15 +28,28 @@ import (
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
-// Defaults of AdminConfig.
+// web holds the dashboard's templates and the OpenAPI document.
+//
+//go:embed web
+var web embed.FS
+
+// LoginIPRule limits failed dashboard token logins per client IP (SPEC §9).
+var LoginIPRule = loginlimit.Rule{Max: 10, Window: 15 * time.Minute}
+
+// loginKeys are the counters of a dashboard token login.
+func loginKeys(ip string) []loginlimit.Key {
+	return []loginlimit.Key{{Name: "admin:ip:" + clientinfo.IPBucket(ip), Rule: LoginIPRule}}
+}
+
+// Defaults of Config.
 const (
-	DefaultAdminSessionLifetime = 12 * time.Hour
+	DefaultSessionLifetime = 12 * time.Hour
 	// databaseStatusTimeout bounds the database check of one tenant.
 	databaseStatusTimeout = 3 * time.Second
 )
 
-// AdminConfig configures the admin API and dashboard (SPEC §7).
-type AdminConfig struct {
+// Config configures the admin API and dashboard (SPEC §7).
+type Config struct {
 	// Manager is the service layer every admin action goes through, the
 	// same one tenantctl uses. Its Store's Notifier invalidates caches
 	// fleet-wide after each change. Required.
@@ -37,7 +58,7 @@ type AdminConfig struct {
 	Tokens []string
 	// Ops runs backups and moves as jobs; nil answers those routes with
 	// 501 not_configured.
-	Ops *AdminOps
+	Ops *Ops
 	// Metrics, when set, is served at /metrics to holders of an admin
 	// token (Prometheus: authorization credentials), never without one:
 	// the edge proxies the admin listener to the public admin host.
@@ -46,7 +67,7 @@ type AdminConfig struct {
 	// each tenant's users; zero fields take admin defaults.
 	Pools tenantpool.Config
 	// SessionLifetime is how long a dashboard login lasts;
-	// DefaultAdminSessionLifetime when 0.
+	// DefaultSessionLifetime when 0.
 	SessionLifetime time.Duration
 	// Logger receives errors of the admin handlers; slog.Default() when nil.
 	Logger *slog.Logger
@@ -60,11 +81,11 @@ type AdminConfig struct {
 	Now func() time.Time
 }
 
-// Admin serves the admin API, its OpenAPI document and the dashboard on the
-// admin listener. Mount it with Config.AdminRoutes = admin.Routes; Close
+// Server serves the admin API, its OpenAPI document and the dashboard on
+// the admin listener; appserver.Config.Admin mounts it there. Close
 // releases its pools.
-type Admin struct {
-	cfg    AdminConfig
+type Server struct {
+	cfg    Config
 	m      *tenantstore.Manager
 	tokens [][sha256.Size]byte // hashes: compared in constant time whatever their length
 	pools  *tenantpool.Manager
@@ -75,19 +96,19 @@ type Admin struct {
 	peers  clientinfo.Proxies
 }
 
-// NewAdmin checks cfg and returns the admin API.
-func NewAdmin(cfg AdminConfig) (*Admin, error) {
+// New checks cfg and returns the admin API.
+func New(cfg Config) (*Server, error) {
 	if cfg.Manager == nil {
-		return nil, errors.New("appserver: AdminConfig.Manager is required")
+		return nil, errors.New("admin: Config.Manager is required")
 	}
-	a := &Admin{cfg: cfg, m: cfg.Manager, log: cfg.Logger, now: cfg.Now}
+	a := &Server{cfg: cfg, m: cfg.Manager, log: cfg.Logger, now: cfg.Now}
 	for _, t := range cfg.Tokens {
 		if t = strings.TrimSpace(t); t != "" {
 			a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
 		}
 	}
 	if len(a.tokens) == 0 {
-		return nil, errors.New("appserver: AdminConfig.Tokens is empty; set ADMIN_TOKENS")
+		return nil, errors.New("admin: Config.Tokens is empty; set ADMIN_TOKENS")
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -96,7 +117,7 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 		a.now = time.Now
 	}
 	if a.cfg.SessionLifetime <= 0 {
-		a.cfg.SessionLifetime = DefaultAdminSessionLifetime
+		a.cfg.SessionLifetime = DefaultSessionLifetime
 	}
 	a.limit, a.peers = cfg.LoginLimiter, cfg.TrustedProxies
 	if a.limit == nil {
@@ -128,11 +149,10 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 }
 
 // Close releases the dashboard's tenant pools.
-func (a *Admin) Close() { a.pools.Close() }
+func (a *Server) Close() { a.pools.Close() }
 
-// Routes adds the admin API, /api/openapi.json and the dashboard to r; pass
-// it as Config.AdminRoutes.
-func (a *Admin) Routes(r *mux.Router) {
+// Routes adds the admin API, /api/openapi.json and the dashboard to r.
+func (a *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/api/openapi.json", serveOpenAPI).Methods(http.MethodGet, http.MethodHead)
 	if a.cfg.Metrics != nil {
 		r.Handle("/metrics", a.requireToken(a.cfg.Metrics)).Methods(http.MethodGet)
@@ -161,7 +181,7 @@ var errAdminUnauthorized = &httpapi.Error{Status: http.StatusUnauthorized, Code:
 // validToken reports whether token is one of the admin tokens. Every token
 // is compared, in constant time, over fixed-length hashes, so neither the
 // position of a match nor a token's length shows in the timing.
-func (a *Admin) validToken(token string) bool {
+func (a *Server) validToken(token string) bool {
 	if token == "" {
 		return false
 	}
@@ -184,7 +204,7 @@ func bearer(r *http.Request) string {
 
 // requireToken answers 401 unauthorized unless the request carries an admin
 // bearer token.
-func (a *Admin) requireToken(next http.Handler) http.Handler {
+func (a *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.validToken(bearer(r)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tenantgate-admin"`)
@@ -196,12 +216,8 @@ func (a *Admin) requireToken(next http.Handler) http.Handler {
 }
 
 // serve adapts an admin handler, sending its error through writeError.
-func (a *Admin) serve(fn httpapi.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			a.writeError(w, r, err)
-		}
-	})
+func (a *Server) serve(fn httpapi.HandlerFunc) http.Handler {
+	return httpapi.Handle(fn, a.writeError)
 }
 
 // adminError refines the control plane's conflicts for the admin API: the
@@ -225,7 +241,7 @@ func adminError(err error) error {
 }
 
 // writeError answers err as SPEC §7's JSON error, logging faults of ours.
-func (a *Admin) writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae, internal := httpapi.ErrorFor(adminError(err))
 	if internal {
 		reqctx.Logger(r.Context(), a.log).ErrorContext(r.Context(), "admin request failed", slog.String("error", err.Error()))

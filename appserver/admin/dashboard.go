@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"context"
@@ -22,8 +22,8 @@ import (
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
-// AdminCookie is the dashboard's session cookie.
-const AdminCookie = "tg_admin"
+// Cookie is the dashboard's session cookie.
+const Cookie = "tg_admin"
 
 // Dashboard limits.
 const (
@@ -33,9 +33,9 @@ const (
 )
 
 // adminPages are the dashboard's templates (web/admin).
-var adminPages = webpage.MustParse(web, "web/admin")
+var adminPages = webpage.MustParse(web, "web")
 
-func (a *Admin) dashboardRoutes(r *mux.Router) {
+func (a *Server) dashboardRoutes(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}
 	r.Handle("/", a.dashboard(a.dashboardPage)).Methods(get...)
 	r.Handle("/login", a.csrf.Handler(http.HandlerFunc(a.loginSubmit))).Methods(http.MethodPost)
@@ -55,15 +55,15 @@ func sessionMAC(key [sha256.Size]byte, expiry string) []byte {
 	return m.Sum(nil)
 }
 
-func (a *Admin) newSession(token string) (value string, expires time.Time) {
+func (a *Server) newSession(token string) (value string, expires time.Time) {
 	expires = a.now().Add(a.cfg.SessionLifetime)
 	exp := strconv.FormatInt(expires.Unix(), 10)
 	return "v1." + exp + "." + base64.RawURLEncoding.EncodeToString(sessionMAC(sha256.Sum256([]byte(token)), exp)), expires
 }
 
 // session returns the request's valid dashboard session cookie value, or "".
-func (a *Admin) session(r *http.Request) string {
-	c, err := r.Cookie(AdminCookie)
+func (a *Server) session(r *http.Request) string {
+	c, err := r.Cookie(Cookie)
 	if err != nil || len(c.Value) > 200 {
 		return ""
 	}
@@ -95,8 +95,8 @@ func csrfToken(session string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (a *Admin) setCookie(w http.ResponseWriter, value string, expires time.Time) {
-	c := &http.Cookie{Name: AdminCookie, Value: value, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode}
+func (a *Server) setCookie(w http.ResponseWriter, value string, expires time.Time) {
+	c := &http.Cookie{Name: Cookie, Value: value, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode}
 	if value == "" {
 		c.MaxAge = -1
 	} else {
@@ -109,7 +109,7 @@ func (a *Admin) setCookie(w http.ResponseWriter, value string, expires time.Time
 type dashboardFunc func(w http.ResponseWriter, r *http.Request, d *webpage.Data) error
 
 // dashboard shows the login form instead of fn without a session.
-func (a *Admin) dashboard(fn dashboardFunc) http.Handler {
+func (a *Server) dashboard(fn dashboardFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := a.session(r)
 		if s == "" {
@@ -124,7 +124,7 @@ func (a *Admin) dashboard(fn dashboardFunc) http.Handler {
 
 // form guards a dashboard form post: same-origin (CrossOriginProtection), a
 // valid session, and the session's CSRF token.
-func (a *Admin) form(fn dashboardFunc) http.Handler {
+func (a *Server) form(fn dashboardFunc) http.Handler {
 	return a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := a.session(r)
 		if s == "" {
@@ -146,7 +146,7 @@ func (a *Admin) form(fn dashboardFunc) http.Handler {
 	}))
 }
 
-func (a *Admin) pageError(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	ae, internal := httpapi.ErrorFor(adminError(err))
 	if internal {
 		reqctx.Logger(r.Context(), a.log).ErrorContext(r.Context(), "admin page failed", slog.String("error", err.Error()))
@@ -159,15 +159,15 @@ func (a *Admin) pageError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // loginSubmit checks the posted token and starts a dashboard session;
-// attempts are throttled per client IP (AdminLoginIPRule).
-func (a *Admin) loginSubmit(w http.ResponseWriter, r *http.Request) {
+// attempts are throttled per client IP (LoginIPRule).
+func (a *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := webpage.ParseForm(w, r); err != nil {
 		a.pageError(w, r, err)
 		return
 	}
 	ctx := r.Context()
 	ip := a.peers.ClientIP(r)
-	keys := adminLoginKeys(ip)
+	keys := loginKeys(ip)
 	if err := a.limit.Attempt(ctx, keys...); err != nil {
 		reqctx.Logger(ctx, a.log).WarnContext(ctx, "admin login throttled", slog.String("ip", ip), slog.String("error", err.Error()))
 		ae := httpapi.TooManyAttempts(err)
@@ -189,7 +189,7 @@ func (a *Admin) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	webpage.SeeOther(w, r, "/")
 }
 
-func (a *Admin) logoutSubmit(w http.ResponseWriter, r *http.Request, _ *webpage.Data) error {
+func (a *Server) logoutSubmit(w http.ResponseWriter, r *http.Request, _ *webpage.Data) error {
 	a.setCookie(w, "", time.Time{})
 	webpage.SeeOther(w, r, "/")
 	return nil
@@ -209,14 +209,14 @@ type adminDashboardData struct {
 	Rows               []tenantRow
 }
 
-func (a *Admin) dashboardPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+func (a *Server) dashboardPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	return a.renderDashboard(w, r, d, http.StatusOK)
 }
 
 // renderDashboard lists a page of tenants with, for each, its database state
 // and user count (one pooled query per tenant, a few tenants at a time) and
 // its locations.
-func (a *Admin) renderDashboard(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
+func (a *Server) renderDashboard(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
 	q := r.URL.Query()
 	data := adminDashboardData{Status: q.Get("status")}
 	tenants, next, err := a.m.List(r.Context(), tenantstore.ListOptions{
@@ -242,7 +242,7 @@ func (a *Admin) renderDashboard(w http.ResponseWriter, r *http.Request, d *webpa
 	return nil
 }
 
-func (a *Admin) tenantRow(ctx context.Context, t *tenantstore.Tenant) tenantRow {
+func (a *Server) tenantRow(ctx context.Context, t *tenantstore.Tenant) tenantRow {
 	row := tenantRow{Name: t.Name, Subdomain: t.Subdomain, Status: string(t.Status), Database: t.DatabaseName,
 		MaxUsers: t.MaxUsers, Users: -1, DBStatus: "unreachable"}
 	if locs, err := a.m.ListLocations(ctx, t.Subdomain); err == nil {
@@ -273,7 +273,7 @@ func (a *Admin) tenantRow(ctx context.Context, t *tenantstore.Tenant) tenantRow 
 // countUsers counts the tenant's users through the admin's own small pools,
 // so a dashboard refresh reuses connections instead of opening one per
 // tenant, and a dead tenant database fails fast (the pools' breaker).
-func (a *Admin) countUsers(ctx context.Context, t *tenantstore.Tenant) (int64, error) {
+func (a *Server) countUsers(ctx context.Context, t *tenantstore.Tenant) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, dashboardProbeTimeout)
 	defer cancel()
 	dsn, err := a.m.DatabaseURL(t)
@@ -292,8 +292,8 @@ func (a *Admin) countUsers(ctx context.Context, t *tenantstore.Tenant) (int64, e
 
 // createSubmit creates a tenant from the dashboard's form; the generated
 // admin password is shown once, on the answer page (never in a URL).
-func (a *Admin) createSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
-	d.Form = formValues(r, "name", "subdomain", "admin_email", "max_users", "multi_location")
+func (a *Server) createSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	d.Form = webpage.FormValues(r, "name", "subdomain", "admin_email", "max_users", "multi_location")
 	in := createTenantRequest{
 		Name: d.Form["name"], Subdomain: d.Form["subdomain"], AdminEmail: d.Form["admin_email"],
 		MultiLocation: d.Form["multi_location"] != "", AdminPassword: r.PostForm.Get("admin_password"),
@@ -318,7 +318,7 @@ func (a *Admin) createSubmit(w http.ResponseWriter, r *http.Request, d *webpage.
 }
 
 // formError shows a refused create beside its field, or as the form's error.
-func (a *Admin) formError(w http.ResponseWriter, r *http.Request, d *webpage.Data, err error) error {
+func (a *Server) formError(w http.ResponseWriter, r *http.Request, d *webpage.Data, err error) error {
 	status, err := d.FieldError(adminError(err))
 	if err != nil {
 		return err
@@ -327,7 +327,7 @@ func (a *Admin) formError(w http.ResponseWriter, r *http.Request, d *webpage.Dat
 }
 
 // statusSubmit suspends or activates a tenant (the dashboard's buttons).
-func (a *Admin) statusSubmit(w http.ResponseWriter, r *http.Request, _ *webpage.Data) error {
+func (a *Server) statusSubmit(w http.ResponseWriter, r *http.Request, _ *webpage.Data) error {
 	st := tenantstore.Status(r.PostForm.Get("status"))
 	if st != tenantstore.StatusActive && st != tenantstore.StatusSuspended {
 		return httpapi.InvalidField("status", "must be active or suspended")
