@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantgate/tenantgate/appserver/sales"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -177,7 +178,7 @@ func TestLoginAndCookie(t *testing.T) {
 func TestCookieWritesNeedSameOrigin(t *testing.T) {
 	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
-	cookie := http.Header{"Cookie": {SessionCookie + "=" + acme.Session}}
+	cookie := http.Header{"Cookie": {sales.SessionCookie + "=" + acme.Session}}
 	tests := []struct {
 		name   string
 		header http.Header
@@ -330,7 +331,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		{"limit too big", "GET", "/api/customers?limit=501", nil, 400, "invalid_field", "limit"},
 		{"bad cursor", "GET", "/api/customers?cursor=zzz", nil, 400, "invalid_field", "cursor"},
 		{"report from after to", "GET", "/api/reports/sales?from=2026-02-01&to=2026-01-01", nil, 400, "invalid_field", "from"},
-		{"invoice over MaxInvoiceLines", "POST", "/api/invoices", map[string]any{"customer_id": uuid.NewString(), "lines": make([]map[string]any, MaxInvoiceLines+1)}, 400, "invalid_field", "lines"},
+		{"invoice over MaxInvoiceLines", "POST", "/api/invoices", map[string]any{"customer_id": uuid.NewString(), "lines": make([]map[string]any, sales.MaxInvoiceLines+1)}, 400, "invalid_field", "lines"},
 		{"report longer than MaxReportDays", "GET", "/api/reports/sales?from=1900-01-01&to=2026-01-01", nil, 400, "invalid_field", "from"},
 		{"malformed id", "GET", "/api/customers/42", nil, 404, "not_found", ""},
 		{"user short password", "POST", "/api/users", map[string]any{"email": "x@acme.example", "password": "short"}, 400, "invalid_field", "password"},

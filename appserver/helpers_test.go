@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"io"
@@ -224,7 +225,7 @@ func (e *env) addTenant(sub string, maxUsers int) *tenantFixture {
 	}
 	f.Session = uuid.NewString()
 	if _, err := conn.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')`,
-		hashToken(f.Session), f.AdminID); err != nil {
+		sessionHash(f.Session), f.AdminID); err != nil {
 		e.t.Fatal(err)
 	}
 	e.dir.put(t)
@@ -317,4 +318,11 @@ func (e *env) must(want int, r response, what string) response {
 		e.t.Fatalf("%s: status = %d, want %d; body %s", what, r.Status, want, r.Raw)
 	}
 	return r
+}
+
+// sessionHash is what the sessions table stores for a session token (the
+// SHA-256 of the token, as sales stores it), to plant a session directly.
+func sessionHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
 }

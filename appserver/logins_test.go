@@ -1,61 +1,15 @@
 package appserver
 
 import (
-	"crypto/tls"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"testing"
 
 	"github.com/tenantgate/tenantgate/appserver/admin"
-	"github.com/tenantgate/tenantgate/appserver/clientinfo"
+	"github.com/tenantgate/tenantgate/appserver/sales"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
-
-// TestSessionCookieFollowsScheme: the session cookie's name follows the
-// scheme the client used, as clientinfo reads it (the cases of
-// clientinfo.TestClientIPAndScheme).
-func TestSessionCookieFollowsScheme(t *testing.T) {
-	p := clientinfo.Proxies(clientinfo.DefaultTrustedProxies)
-	tests := []struct {
-		name       string
-		remote     string
-		xff        []string
-		proto      string
-		tls        bool
-		wantCookie string
-	}{
-		{"direct client", "203.0.113.7:5000", nil, "", false, SessionCookie},
-		{"direct client lying", "203.0.113.7:5000", []string{"198.51.100.1"}, "https", false, SessionCookie},
-		{"edge on loopback", "127.0.0.1:5000", []string{"198.51.100.1"}, "https", false, SecureSessionCookie},
-		{"edge appends to a client's list: rightmost wins", "127.0.0.1:5000", []string{"10.0.0.1, 198.51.100.2"}, "http", false, SessionCookie},
-		{"several header lines: the last one", "[::1]:5000", []string{"10.0.0.1", "2001:db8::5"}, "", false, SessionCookie},
-		{"edge without X-Forwarded-For", "127.0.0.1:5000", nil, "", false, SessionCookie},
-		{"garbage X-Forwarded-For", "127.0.0.1:5000", []string{"not an ip"}, "", false, SessionCookie},
-		{"local client through the edge", "127.0.0.1:5000", []string{"127.0.0.1"}, "", false, SessionCookie},
-		{"trusted hops are skipped, forged entries left of the client are not read", "127.0.0.1:5000", []string{"203.0.113.99, 198.51.100.4, 127.0.0.2"}, "", false, SessionCookie},
-		{"TLS here", "203.0.113.7:5000", nil, "", true, SecureSessionCookie},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
-			r.RemoteAddr = tc.remote
-			for _, v := range tc.xff {
-				r.Header.Add("X-Forwarded-For", v)
-			}
-			if tc.proto != "" {
-				r.Header.Set("X-Forwarded-Proto", tc.proto)
-			}
-			if tc.tls {
-				r.TLS = &tls.ConnectionState{}
-			}
-			if got := (&Server{proxies: p}).sessionCookie(r); got != tc.wantCookie {
-				t.Errorf("sessionCookie = %q, want %q", got, tc.wantCookie)
-			}
-		})
-	}
-}
 
 // TestLoginThrottled: in one process, failed logins lock the account even
 // for the right password; the page login answers the same 429.
@@ -66,16 +20,16 @@ func TestLoginThrottled(t *testing.T) {
 	login := func(password string) response {
 		return e.do(acme, call{method: "POST", path: "/api/auth/login", noSession: true, body: map[string]string{"email": email, "password": password}})
 	}
-	for i := range LoginAccountRule.Max {
+	for i := range sales.LoginAccountRule.Max {
 		if r := login("wrong"); r.Status != http.StatusUnauthorized {
 			t.Fatalf("failed login %d = %d %s, want 401", i+1, r.Status, r.Raw)
 		}
 	}
 	r := login(testPassword)
 	if r.Status != http.StatusTooManyRequests || r.errorCode() != "too_many_attempts" {
-		t.Fatalf("the right password after %d failures = %d %s, want 429 too_many_attempts", LoginAccountRule.Max, r.Status, r.Raw)
+		t.Fatalf("the right password after %d failures = %d %s, want 429 too_many_attempts", sales.LoginAccountRule.Max, r.Status, r.Raw)
 	}
-	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > int(LoginAccountRule.Window.Seconds()) {
+	if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > int(sales.LoginAccountRule.Window.Seconds()) {
 		t.Errorf("Retry-After = %q, want seconds within the window", r.Header.Get("Retry-After"))
 	}
 	res := e.do(acme, pageCall(acme, http.MethodPost, "/login", url.Values{"email": {email}, "password": {testPassword}}, ""))

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
 

@@ -1,7 +1,6 @@
 package appserver
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -11,22 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
-
-// UserFrom returns the logged-in user of the request, or nil.
-func UserFrom(ctx context.Context) *User {
-	u, _ := ctx.Value(userKey{}).(*User)
-	return u
-}
-
-type userKey struct{}
 
 type statusWriter struct {
 	http.ResponseWriter
@@ -119,6 +108,9 @@ func (s *Server) withRequestLog(listener string, next http.Handler) http.Handler
 	})
 }
 
+// errInvalidToken answers any fault of the tenant token.
+var errInvalidToken = &httpapi.Error{Status: http.StatusUnauthorized, Code: "invalid_tenant_token", Message: "missing or invalid tenant token"}
+
 // requireTenant verifies X-Tenant-Token (401 invalid_tenant_token for any
 // fault), resolves the tenant it names, refuses tenants not active, and gives
 // the request a lazily acquired lease on the tenant's pool, released when the
@@ -203,10 +195,6 @@ func (s *Server) claimsMatch(c tenanttoken.Claims, t *tenantstore.Tenant) bool {
 	return false
 }
 
-// db returns the pool of the request's tenant, opening it on first use; it
-// stays leased until the request ends.
-func (s *Server) db(r *http.Request) (*pgxpool.Pool, error) { return s.tenantDB.Pool(r) }
-
 // writeError is the tenant listener's error writer (tenantdb.Source).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	s.tenantDB.WriteError(w, r, err)
@@ -224,8 +212,4 @@ func (s *Server) checkOrigin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func withUser(ctx context.Context, u *User) context.Context {
-	return context.WithValue(ctx, userKey{}, u)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantgate/tenantgate/appserver/sales"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
 
@@ -15,7 +16,7 @@ import (
 func pageCall(f *tenantFixture, method, path string, form url.Values, cookie string) call {
 	h := http.Header{}
 	if cookie != "" {
-		h.Set("Cookie", SessionCookie+"="+cookie)
+		h.Set("Cookie", sales.SessionCookie+"="+cookie)
 	}
 	c := call{method: method, path: path, noSession: true, header: h}
 	if form != nil {
@@ -81,7 +82,7 @@ func TestPagesLogin(t *testing.T) {
 	}
 	var session string
 	for _, c := range (&http.Response{Header: res.Header}).Cookies() {
-		if c.Name == SessionCookie {
+		if c.Name == sales.SessionCookie {
 			session = c.Value
 			if !c.HttpOnly || !c.Secure {
 				t.Errorf("session cookie HttpOnly=%v Secure=%v, want both", c.HttpOnly, c.Secure)

@@ -1,21 +1,20 @@
-// Package appserver is the tenant-facing application behind the edge
-// (SPEC §7): it verifies the signed X-Tenant-Token, opens a pgx pool per
-// tenant database on demand, and serves the sales API. It also carries the
-// admin listener's health and readiness routes; the admin API and the
-// HTML pages mount onto the same Server (see routes.go).
+// Package appserver is the tenant-facing server behind the edge (SPEC §7):
+// it verifies the signed X-Tenant-Token and composes the rooms below it
+// into two listeners. routes.go is the one place that lists every route
+// group: health, the sales room's API and pages (appserver/sales) behind the
+// token, and the admin room (appserver/admin) on the admin listener.
 //
 // A tenant request passes: request id and log line (withRequestLog) → token
 // check against the request Host, tenant by ID from the resolver, active
 // status (requireTenant) → Origin check of unsafe methods (checkOrigin) →
-// session (requireSession, API only) → handler. The handler asks s.db(r) for
-// the tenant's pool, which Pools opens on first use and keeps leased until
-// the request ends. Handlers return errors; toError is the one mapping from
-// errors to statuses and codes.
+// the sales room (session, then handler). The handler asks tenantdb for the
+// tenant's pool, which tenantpool opens on first use and keeps leased until
+// the request ends. Handlers return errors; httpapi.ErrorFor is the one
+// mapping from errors to statuses and codes.
 //
-// Extending: pages*.go sets mountPages in an init function and receives the
-// tenant router (token verified; sessions checked by the page with
-// s.sessionUser). The admin API is mounted on the admin listener through
-// Config.AdminRoutes (cmd/appserver passes Admin.Routes).
+// Below appserver, imports point down only: sales and admin use the shared
+// packages httpapi, reqctx, clientinfo, tenantdb, webpage and tenantpool,
+// never appserver nor each other (scripts/layering.sh checks it).
 package appserver
 
 import (
@@ -28,12 +27,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantgate/tenantgate/appserver/admin"
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
+	"github.com/tenantgate/tenantgate/appserver/sales"
 	"github.com/tenantgate/tenantgate/appserver/tenantdb"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
@@ -43,9 +42,8 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultSessionLifetime = 12 * time.Hour
-	DefaultTokenCacheSize  = 4096
-	DefaultBaseDomain      = "localhost"
+	DefaultTokenCacheSize = 4096
+	DefaultBaseDomain     = "localhost"
 )
 
 // TokenVerifier checks an X-Tenant-Token against the request host;
@@ -94,7 +92,8 @@ type Config struct {
 	Admin *admin.Server
 	// BcryptCost is the cost of password hashes; bcrypt.DefaultCost when 0.
 	BcryptCost int
-	// SessionLifetime is how long a login lasts; DefaultSessionLifetime when 0.
+	// SessionLifetime is how long a login lasts; sales.DefaultSessionLifetime
+	// when 0.
 	SessionLifetime time.Duration
 	// TokenCacheSize bounds the cache of verified tenant tokens.
 	TokenCacheSize int
@@ -111,17 +110,15 @@ type Config struct {
 // Server is the appserver: AppHandler serves tenants, AdminHandler the
 // operators. Close releases its pools.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	pools     *tenantpool.Manager
-	tenantDB  *tenantdb.Source
-	tokens    *tokenCache
-	registry  *prometheus.Registry
-	metrics   *httpMetrics
-	dummyHash []byte // compared against for unknown e-mails, so login costs the same
-	limiter   *loginlimit.Limiter
-	proxies   clientinfo.Proxies
-	now       func() time.Time
+	cfg      Config
+	log      *slog.Logger
+	pools    *tenantpool.Manager
+	tenantDB *tenantdb.Source
+	tokens   *tokenCache
+	registry *prometheus.Registry
+	metrics  *httpMetrics
+	sales    *sales.Server
+	now      func() time.Time
 }
 
 // New checks cfg and builds a Server with its pool manager.
@@ -142,12 +139,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	if cfg.BcryptCost == 0 {
-		cfg.BcryptCost = bcrypt.DefaultCost
-	}
-	if cfg.SessionLifetime <= 0 {
-		cfg.SessionLifetime = DefaultSessionLifetime
-	}
 	if cfg.TokenCacheSize <= 0 {
 		cfg.TokenCacheSize = DefaultTokenCacheSize
 	}
@@ -161,28 +152,27 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Pools.Now == nil {
 		cfg.Pools.Now = cfg.Now
 	}
-	if cfg.LoginLimiter == nil {
-		cfg.LoginLimiter = loginlimit.New(loginlimit.Config{Now: cfg.Now})
-	}
 	if cfg.TrustedProxies == nil {
 		cfg.TrustedProxies = clientinfo.DefaultTrustedProxies
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("tenantgate-dummy-password"), cfg.BcryptCost)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		pools:     tenantpool.New(cfg.Pools),
-		tokens:    newTokenCache(cfg.TokenCacheSize),
-		registry:  cfg.Registry,
-		dummyHash: dummy,
-		limiter:   cfg.LoginLimiter,
-		proxies:   cfg.TrustedProxies,
-		now:       cfg.Now,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		pools:    tenantpool.New(cfg.Pools),
+		tokens:   newTokenCache(cfg.TokenCacheSize),
+		registry: cfg.Registry,
+		now:      cfg.Now,
 	}
 	s.tenantDB = tenantdb.NewSource(s.pools, cfg.DSN, s.log)
+	var err error
+	s.sales, err = sales.New(sales.Config{
+		DB: s.tenantDB, Locations: cfg.Locations, Logger: s.log, BcryptCost: cfg.BcryptCost,
+		SessionLifetime: cfg.SessionLifetime, LoginLimiter: cfg.LoginLimiter, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now,
+	})
+	if err != nil {
+		s.pools.Close()
+		return nil, err
+	}
 	if err := s.registerMetrics(); err != nil {
 		s.pools.Close()
 		return nil, err

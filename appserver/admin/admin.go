@@ -170,7 +170,7 @@ func (a *Server) Routes(r *mux.Router) {
 		a.writeError(w, r, httpapi.ErrNotFound)
 	}))
 	api.MethodNotAllowedHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.writeError(w, r, &httpapi.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"})
+		a.writeError(w, r, httpapi.ErrMethodNotAllowed)
 	}))
 
 	a.dashboardRoutes(r)
@@ -222,7 +222,7 @@ func (a *Server) serve(fn httpapi.HandlerFunc) http.Handler {
 
 // adminError refines the control plane's conflicts for the admin API: the
 // field they name, and a code saying what kind of conflict it is. Other
-// errors go to toError unchanged.
+// errors go to httpapi.ErrorFor unchanged.
 func adminError(err error) error {
 	var ce *tenantstore.ConflictError
 	switch {

@@ -1,4 +1,4 @@
-package appserver
+package sales
 
 import (
 	"crypto/rand"
@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Session cookie names: SecureSessionCookie when the client came over HTTPS

@@ -1,4 +1,4 @@
-package appserver
+package sales
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/shopspring/decimal"
+
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/webpage"
 )

@@ -1,4 +1,4 @@
-package appserver
+package sales
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/gorilla/mux"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/appserver/webpage"
@@ -65,27 +64,6 @@ func (s *Server) callAPI(r *http.Request, h httpapi.HandlerFunc, method string, 
 		}
 	}
 	return bw.header, nil
-}
-
-// tenantPages are the templates of the tenant's pages (web/tenant).
-var tenantPages = webpage.MustParse(web, "web/tenant")
-
-func init() { mountPages = mountTenantPages }
-
-// mountTenantPages adds the tenant's HTML pages (SPEC §7) to the tenant
-// router, which has verified the tenant token already.
-func mountTenantPages(s *Server, r *mux.Router) {
-	get := []string{http.MethodGet, http.MethodHead}
-	r.Handle("/login", s.page(false, s.loginPage)).Methods(get...)
-	r.Handle("/login", s.page(false, s.loginSubmit)).Methods(http.MethodPost)
-	r.Handle("/logout", s.page(true, s.logoutSubmit)).Methods(http.MethodPost)
-	r.Handle("/", s.page(true, s.dashboardPage)).Methods(get...)
-	r.Handle("/customers", s.page(true, s.customersPage)).Methods(get...)
-	r.Handle("/customers", s.page(true, s.customersSubmit)).Methods(http.MethodPost)
-	r.Handle("/products", s.page(true, s.productsPage)).Methods(get...)
-	r.Handle("/products", s.page(true, s.productsSubmit)).Methods(http.MethodPost)
-	r.Handle("/invoices", s.page(true, s.invoicesPage)).Methods(get...)
-	r.Handle("/invoices", s.page(true, s.invoicesSubmit)).Methods(http.MethodPost)
 }
 
 // pageFunc is a tenant page handler; d comes with tenant and user filled in.

@@ -1,4 +1,4 @@
-package appserver
+package sales
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 

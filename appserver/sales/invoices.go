@@ -1,4 +1,4 @@
-package appserver
+package sales
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 

@@ -1,4 +1,4 @@
-package appserver
+package sales
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
