@@ -91,10 +91,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {
 	var in customerInput
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.validate(true); err != nil {
+	if err := readInput(w, r, &in); err != nil {
 		return err
 	}
 	return writeRow(s, w, r, http.StatusCreated, scanCustomer, `INSERT INTO customers (name, email, phone, address)
@@ -107,15 +104,9 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var in customerInput
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.validate(false); err != nil {
+	id, err := readPatch(w, r, &in)
+	if err != nil {
 		return err
 	}
 	return writeRow(s, w, r, http.StatusOK, scanCustomer, `UPDATE customers SET

@@ -69,10 +69,7 @@ func (s *Server) listExpenses(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) createExpense(w http.ResponseWriter, r *http.Request) error {
 	var in expenseInput
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.validate(true); err != nil {
+	if err := readInput(w, r, &in); err != nil {
 		return err
 	}
 	loc, err := s.checkLocation(r, "location_id", in.LocationID.Value)
@@ -89,31 +86,22 @@ func (s *Server) getExpense(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateExpense(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	var in expenseInput
+	id, err := readPatch(w, r, &in)
 	if err != nil {
 		return err
 	}
-	var in expenseInput
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
+	// Absent or null, Value is "" and loc nil; $5 says whether to set it.
+	loc, err := s.checkLocation(r, "location_id", in.LocationID.Value)
+	if err != nil {
 		return err
-	}
-	if err := in.validate(false); err != nil {
-		return err
-	}
-	var loc *uuid.UUID
-	if in.LocationID.Set && !in.LocationID.Null {
-		if loc, err = s.checkLocation(r, "location_id", in.LocationID.Value); err != nil {
-			return err
-		}
 	}
 	var amount, spent *string
 	if in.Amount != nil {
-		v := string(*in.Amount)
-		amount = &v
+		amount = (*string)(in.Amount)
 	}
 	if in.SpentOn != nil {
-		v := string(*in.SpentOn)
-		spent = &v
+		spent = (*string)(in.SpentOn)
 	}
 	return writeRow(s, w, r, http.StatusOK, scanExpense, `UPDATE expenses SET
 		description = coalesce($2, description), amount = coalesce($3::numeric, amount),

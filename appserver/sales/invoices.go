@@ -192,58 +192,28 @@ func checkCustomer(ctx context.Context, tx pgx.Tx, id string) error {
 	return nil
 }
 
+// listInvoices answers invoice headers only: a page of 500 invoices of
+// 1,000 lines would otherwise be 50 MB in memory (issue 11).
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
-	page, err := httpapi.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	rows, err := db.Query(r.Context(), `SELECT `+invoiceColumns+` FROM invoices
-		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.Args()...)
-	if err != nil {
-		return err
-	}
-	// Headers only: a page of 500 invoices of 1,000 lines would otherwise
-	// be 50 MB in memory (issue 11).
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (InvoiceHeader, error) { return scanInvoice(row) })
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, httpapi.MakePage(page, items, func(v InvoiceHeader) (time.Time, uuid.UUID) { return v.CreatedAt, v.ID }))
-	return nil
+	return listRows(s, w, r, "invoices", invoiceColumns, scanInvoice,
+		func(v InvoiceHeader) (time.Time, uuid.UUID) { return v.CreatedAt, v.ID })
 }
 
 func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) error {
 	var in invoiceInput
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.validate(true); err != nil {
+	if err := readInput(w, r, &in); err != nil {
 		return err
 	}
 	status := "draft"
 	if in.Status != nil {
 		status = *in.Status
 	}
-	var issued *string
-	if in.IssuedOn.Set && !in.IssuedOn.Null {
-		d := string(in.IssuedOn.Value)
-		issued = &d
-	}
 	loc, err := s.checkLocation(r, "location_id", in.LocationID.Value)
 	if err != nil {
 		return err
 	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
 	var inv Invoice
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx) error {
 		if err := checkCustomer(ctx, tx, *in.CustomerID); err != nil {
 			return err
 		}
@@ -251,7 +221,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) error {
 		// An invoice created issued or paid is dated today unless told.
 		if err := tx.QueryRow(ctx, `INSERT INTO invoices (customer_id, location_id, status, issued_on)
 			VALUES ($1, $2, $3, CASE WHEN $3 IN ('issued', 'paid') THEN coalesce($4::date, current_date) ELSE $4::date END)
-			RETURNING id`, *in.CustomerID, loc, status, issued).Scan(&id); err != nil {
+			RETURNING id`, *in.CustomerID, loc, status, textArg(in.IssuedOn)).Scan(&id); err != nil {
 			return err
 		}
 		var lines []lineInput
@@ -293,35 +263,18 @@ var errNotDraft = httpapi.Conflict("invoice_not_draft", "", "only a draft invoic
 // updateInvoice changes an invoice: customer and lines while it is a draft;
 // status along draft → issued → paid, or to void; location and date freely.
 func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var in invoiceInput
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.validate(false); err != nil {
-		return err
-	}
-	var loc *uuid.UUID
-	if in.LocationID.Set && !in.LocationID.Null {
-		if loc, err = s.checkLocation(r, "location_id", in.LocationID.Value); err != nil {
-			return err
-		}
-	}
-	var issued *string
-	if in.IssuedOn.Set && !in.IssuedOn.Null {
-		d := string(in.IssuedOn.Value)
-		issued = &d
-	}
-	db, err := s.db(r)
+	id, err := readPatch(w, r, &in)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
+	// Absent or null, Value is "" and loc nil; $3 says whether to set it.
+	loc, err := s.checkLocation(r, "location_id", in.LocationID.Value)
+	if err != nil {
+		return err
+	}
 	var inv Invoice
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx) error {
 		var cur string
 		err := tx.QueryRow(ctx, `SELECT status FROM invoices WHERE id = $1 FOR UPDATE`, id).Scan(&cur)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -356,7 +309,7 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request) error {
 			issued_on = CASE WHEN $6 THEN $7::date
 			                 WHEN $5 IN ('issued', 'paid') THEN coalesce(issued_on, current_date)
 			                 ELSE issued_on END
-			WHERE id = $1`, id, in.CustomerID, in.LocationID.Set, loc, next, in.IssuedOn.Set, issued); err != nil {
+			WHERE id = $1`, id, in.CustomerID, in.LocationID.Set, loc, next, in.IssuedOn.Set, textArg(in.IssuedOn)); err != nil {
 			return err
 		}
 		if in.Lines != nil {

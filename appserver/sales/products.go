@@ -77,10 +77,7 @@ func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) createProduct(w http.ResponseWriter, r *http.Request) error {
 	var in productInput
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.validate(true); err != nil {
+	if err := readInput(w, r, &in); err != nil {
 		return err
 	}
 	return skuTaken(writeRow(s, w, r, http.StatusCreated, scanProduct, `INSERT INTO products (sku, name, price)
@@ -92,15 +89,9 @@ func (s *Server) getProduct(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateProduct(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var in productInput
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.validate(false); err != nil {
+	id, err := readPatch(w, r, &in)
+	if err != nil {
 		return err
 	}
 	var price *string

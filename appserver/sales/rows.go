@@ -1,6 +1,7 @@
 package sales
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -10,8 +11,60 @@ import (
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
-// The helpers below carry the steps every simple resource (customers,
-// products, expenses) repeats, so each handler holds only its own SQL.
+// The helpers below carry the steps every resource (users, customers,
+// products, expenses, invoices) repeats, so each handler holds only its
+// own SQL: path id → body → validation (readInput, readPatch), then the
+// tenant's pool (listRows, getRow, writeRow, inTx).
+
+// input is a request body that validates (and trims) itself; create says
+// whether the fields a new record needs must be present.
+type input interface {
+	validate(create bool) error
+}
+
+// readInput decodes the request's JSON body into in and validates it for a
+// create.
+func readInput(w http.ResponseWriter, r *http.Request, in input) error {
+	if err := httpapi.DecodeJSON(w, r, in); err != nil {
+		return err
+	}
+	return in.validate(true)
+}
+
+// readPatch reads the {id} of the route (a malformed one is 404) and the
+// request's JSON body into in, validated for an update: the preamble of
+// every PATCH.
+func readPatch(w http.ResponseWriter, r *http.Request, in input) (uuid.UUID, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if err := httpapi.DecodeJSON(w, r, in); err != nil {
+		return uuid.Nil, err
+	}
+	return id, in.validate(false)
+}
+
+// inTx runs fn in one transaction of the tenant's database, with the
+// request's context.
+func (s *Server) inTx(r *http.Request, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	db, err := s.db(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error { return fn(ctx, tx) })
+}
+
+// textArg is a PATCH field as an SQL text argument: nil when absent or
+// null (the column keeps its value, or the statement decides).
+func textArg[T ~string](o httpapi.Optional[T]) *string {
+	if !o.Set || o.Null {
+		return nil
+	}
+	v := string(o.Value)
+	return &v
+}
 
 // listRows answers one page of table's rows, oldest first, keyed by
 // (created_at, id). table and columns are constants, never user input.

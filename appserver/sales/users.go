@@ -1,6 +1,7 @@
 package sales
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -38,30 +39,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(r); err != nil {
 		return err
 	}
-	page, err := httpapi.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	rows, err := db.Query(r.Context(), `
-		SELECT id::text, email, name, role, created_at FROM users
-		WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, page.Args()...)
-	if err != nil {
-		return err
-	}
-	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
+	return listRows(s, w, r, "users", `id::text, email, name, role, created_at`, func(row pgx.Row) (User, error) {
 		var u User
 		err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
 		return u, err
-	})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, httpapi.MakePage(page, users, func(u User) (time.Time, uuid.UUID) { return u.CreatedAt, uuid.MustParse(u.ID) }))
-	return nil
+	}, func(u User) (time.Time, uuid.UUID) { return u.CreatedAt, uuid.MustParse(u.ID) })
 }
 
 // createUser adds a user (administrators only). The tenant's max_users holds
@@ -99,14 +81,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	limit := reqctx.Tenant(ctx).MaxUsers
+	limit := reqctx.Tenant(r.Context()).MaxUsers
 	u := User{Email: req.Email, Name: req.Name, Role: req.Role}
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx) error {
 		// SHARE ROW EXCLUSIVE conflicts with itself and with inserts, so
 		// two creates cannot both count n-1 and both insert.
 		if _, err := tx.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
