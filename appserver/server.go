@@ -58,10 +58,9 @@ type TenantResolver interface {
 	ResolveID(ctx context.Context, id string) (*tenantstore.Tenant, error)
 }
 
-// LocationLister lists a tenant's locations; *tenantstore.Store implements it.
-type LocationLister interface {
-	ListLocations(ctx context.Context, tenantID string) ([]tenantstore.Location, error)
-}
+// LocationLister lists a tenant's locations; *tenantstore.Store implements
+// it. The sales room reads them.
+type LocationLister = sales.LocationLister
 
 // Config wires a Server. Verifier, Tenants, Locations and DSN are required.
 type Config struct {

@@ -3,7 +3,8 @@
 // closed when idle or least recently used, never under a request that holds
 // it, with a per-tenant breaker that fails fast while a database is down.
 //
-// It imports only pgx and Prometheus, knows tenants by ID and database URL
-// only, and is used by appserver (the tenant app) and appserver/admin (the
-// dashboard's user counts).
+// It imports only pgx and Prometheus and knows tenants by ID and database
+// URL only. appserver owns the tenant app's manager (tenantdb leases from
+// it, httpapi maps ErrUnavailable to 503); appserver/admin keeps a small one
+// for the dashboard's user counts.
 package tenantpool
