@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"context"
@@ -6,10 +6,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/tenantgate/tenantgate/appserver/admin"
 )
 
 // browse is a browser-like request to the dashboard: form body, cookie, and
@@ -29,7 +28,7 @@ func (e *adminEnv) browse(method, path string, form url.Values, cookie string, h
 		req.Header.Set("Origin", "http://admin.localhost")
 	}
 	if cookie != "" {
-		req.Header.Set("Cookie", admin.Cookie+"="+cookie)
+		req.Header.Set("Cookie", Cookie+"="+cookie)
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -65,7 +64,7 @@ func TestAdminDashboard(t *testing.T) {
 	}
 	var session string
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == admin.Cookie {
+		if c.Name == Cookie {
 			session = c.Value
 			if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode {
 				t.Errorf("admin cookie HttpOnly=%v Secure=%v SameSite=%v, want HttpOnly, Secure, Strict", c.HttpOnly, c.Secure, c.SameSite)
@@ -134,5 +133,28 @@ func TestAdminDashboard(t *testing.T) {
 	rec = e.browse(http.MethodPost, "/logout", url.Values{"csrf": {csrf}}, session, nil)
 	if rec.Code != http.StatusSeeOther {
 		t.Errorf("POST /logout = %d, want 303", rec.Code)
+	}
+}
+
+// TestAdminLoginThrottled: the dashboard's token login is throttled per
+// client IP, the right token included, and other IPs are not.
+func TestAdminLoginThrottled(t *testing.T) {
+	e := newAdminEnv(t)
+	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+	for i := range LoginIPRule.Max {
+		rec := e.browse(http.MethodPost, "/login", url.Values{"token": {"wrong-" + strconv.Itoa(i)}}, "", nil)
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d = %d, want 401", i+1, rec.Code)
+		}
+	}
+	rec := e.browse(http.MethodPost, "/login", url.Values{"token": {testAdminToken}}, "", nil)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || fieldErrorOf(rec.Body.String(), "token") == "" {
+		t.Errorf("the right token after %d wrong ones = %d (Retry-After %q), want 429 with Retry-After and the error beside the token",
+			LoginIPRule.Max, rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// httptest's peer (192.0.2.1) is no trusted proxy: its X-Forwarded-For
+	// does not make it another client.
+	if rec := e.browse(http.MethodPost, "/login", url.Values{"token": {testAdminToken}}, "", from("198.51.100.9")); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("the right token with a forged X-Forwarded-For = %d, want 429", rec.Code)
 	}
 }

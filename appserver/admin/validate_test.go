@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"net/http"

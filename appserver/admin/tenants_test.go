@@ -1,4 +1,4 @@
-package appserver
+package admin
 
 import (
 	"bytes"
@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantgate/tenantgate/appserver/admin"
+	"github.com/gorilla/mux"
+
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/tenantops"
@@ -101,21 +102,16 @@ func newAdminEnv(t *testing.T) *adminEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(jobs.Close)
-	adm, err := admin.New(admin.Config{Manager: e.m, Tokens: []string{"other-token", testAdminToken}, Logger: logger,
-		Ops: &admin.Ops{Ops: ops, Jobs: jobs, BackupDir: e.backups}})
+	adm, err := New(Config{Manager: e.m, Tokens: []string{"other-token", testAdminToken}, Logger: logger,
+		Ops: &Ops{Ops: ops, Jobs: jobs, BackupDir: e.backups}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(adm.Close)
-	keys := []tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}
-	verifier, _ := tenanttoken.NewVerifier(keys)
-	srv, err := New(Config{Verifier: verifier, Tenants: resB, Locations: store, DSN: controlPlaneDSN(t, store, e.m.DatabaseURL),
-		Admin: adm, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	e.handler = srv.AdminHandler()
+	// The admin router as appserver mounts it on the admin listener.
+	r := mux.NewRouter()
+	adm.Routes(r)
+	e.handler = r
 	return e
 }
 
