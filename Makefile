@@ -1,7 +1,8 @@
 # tenantgate — build, test and run the whole stack.
 #
 #   make build   bin/caddy, bin/appserver, bin/tenantctl
-#   make test    PostgreSQL + Redis (found or started under .run/), go vet, build, go test -race
+#   make vet     go vet and the appserver layering check (scripts/layering.sh)
+#   make test    PostgreSQL + Redis (found or started under .run/), go vet + layering, build, go test -race
 #   make run     the whole stack with demo tenants (scripts/run.sh); Ctrl-C stops it
 #
 # Variables: GO (go), TEST_PKGS (./...), TEST_FLAGS (-race -count=1 -timeout 20m), TEST_P (1),
@@ -34,8 +35,11 @@ build:
 	done
 	$(if $(CMDS),$(GO) build -o bin/ $(addprefix ./cmd/,$(CMDS)))
 
+# go vet, then the layering of appserver/ (scripts/layering.sh: no package
+# imports its parent, no package but appserver imports a room).
 vet:
 	$(GO) vet ./...
+	GO="$(GO)" scripts/layering.sh
 
 test:
 	GO="$(GO)" TEST_PKGS="$(TEST_PKGS)" TEST_FLAGS="$(TEST_FLAGS) -p $(TEST_P)" scripts/test.sh

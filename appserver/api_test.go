@@ -13,12 +13,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantgate/tenantgate/appserver/sales"
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
 func TestTokenFaultsAreRefused(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	now := time.Now()
 	secret := func() []byte { return randomBytes(32) }()
@@ -109,7 +111,7 @@ func forgeWithSigner(t *testing.T, e *env, claims jwt.MapClaims) string {
 }
 
 func TestSessionRequired(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	tests := []struct {
 		name    string
@@ -130,7 +132,7 @@ func TestSessionRequired(t *testing.T) {
 }
 
 func TestLoginAndCookie(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	tests := []struct {
 		name, email, password string
@@ -174,9 +176,9 @@ func TestLoginAndCookie(t *testing.T) {
 }
 
 func TestCookieWritesNeedSameOrigin(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
-	cookie := http.Header{"Cookie": {SessionCookie + "=" + acme.Session}}
+	cookie := http.Header{"Cookie": {sales.SessionCookie + "=" + acme.Session}}
 	tests := []struct {
 		name   string
 		header http.Header
@@ -207,7 +209,7 @@ func TestCookieWritesNeedSameOrigin(t *testing.T) {
 }
 
 func TestTenantsNeverSeeEachOther(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	globex := e.addTenant("globex", 10)
 	ids := map[string]string{}
@@ -247,7 +249,7 @@ func TestTenantsNeverSeeEachOther(t *testing.T) {
 }
 
 func TestInvoiceTotalsAreExact(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	loc := tenantstore.Location{ID: uuid.NewString(), TenantID: acme.ID, Name: "Main", Code: "main", Active: true, CreatedAt: time.Now()}
 	e.dir.mu.Lock()
@@ -305,7 +307,7 @@ func TestInvoiceTotalsAreExact(t *testing.T) {
 }
 
 func TestValidationNamesTheField(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	e.must(201, e.do(acme, call{method: "POST", path: "/api/products", body: map[string]any{"sku": "X", "name": "X", "price": "1"}}), "product")
 	tests := []struct {
@@ -329,7 +331,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		{"limit too big", "GET", "/api/customers?limit=501", nil, 400, "invalid_field", "limit"},
 		{"bad cursor", "GET", "/api/customers?cursor=zzz", nil, 400, "invalid_field", "cursor"},
 		{"report from after to", "GET", "/api/reports/sales?from=2026-02-01&to=2026-01-01", nil, 400, "invalid_field", "from"},
-		{"invoice over MaxInvoiceLines", "POST", "/api/invoices", map[string]any{"customer_id": uuid.NewString(), "lines": make([]map[string]any, MaxInvoiceLines+1)}, 400, "invalid_field", "lines"},
+		{"invoice over MaxInvoiceLines", "POST", "/api/invoices", map[string]any{"customer_id": uuid.NewString(), "lines": make([]map[string]any, sales.MaxInvoiceLines+1)}, 400, "invalid_field", "lines"},
 		{"report longer than MaxReportDays", "GET", "/api/reports/sales?from=1900-01-01&to=2026-01-01", nil, 400, "invalid_field", "from"},
 		{"malformed id", "GET", "/api/customers/42", nil, 404, "not_found", ""},
 		{"user short password", "POST", "/api/users", map[string]any{"email": "x@acme.example", "password": "short"}, 400, "invalid_field", "password"},
@@ -348,7 +350,7 @@ func TestValidationNamesTheField(t *testing.T) {
 }
 
 func TestCRUDAndPagination(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	var ids []string
 	for i := range 5 {
@@ -392,7 +394,7 @@ func TestCRUDAndPagination(t *testing.T) {
 }
 
 func TestMaxUsersHoldsUnderConcurrency(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	const maxUsers = 5
 	acme := e.addTenant("acme", maxUsers) // the admin is user 1
 	var wg sync.WaitGroup
@@ -452,7 +454,7 @@ func TestMaxUsersHoldsUnderConcurrency(t *testing.T) {
 }
 
 func TestTenantStatusRefused(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	for _, tc := range []struct {
 		status tenantstore.Status
@@ -471,7 +473,7 @@ func TestTenantStatusRefused(t *testing.T) {
 }
 
 func TestHealthAndMetrics(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	e.must(200, e.do(acme, call{method: "GET", path: "/api/me"}), "warm a pool")
 	admin := e.srv.AdminHandler()

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -69,7 +70,7 @@ func BenchmarkTokenVerifyCold(b *testing.B) {
 // is closed: open a pool, connect, check the session (one query), answer.
 // It reports p50 and p99 latency.
 func BenchmarkColdTenantFirstRequest(b *testing.B) {
-	e := newEnv(b, PoolConfig{})
+	e := newEnv(b, tenantpool.Config{})
 	f := e.addTenant("cold", 10)
 	tok, _ := e.signer.Sign(f.ID, f.Subdomain, f.Host, time.Now())
 	var took []time.Duration
@@ -93,7 +94,7 @@ func BenchmarkColdTenantFirstRequest(b *testing.B) {
 // BenchmarkWarmRequest is GET /api/me on a tenant whose pool is open: token
 // (cached), tenant, session query, JSON.
 func BenchmarkWarmRequest(b *testing.B) {
-	e := newEnv(b, PoolConfig{})
+	e := newEnv(b, tenantpool.Config{})
 	f := e.addTenant("warm", 10)
 	tok, _ := e.signer.Sign(f.ID, f.Subdomain, f.Host, time.Now())
 	e.do(f, call{method: "GET", path: "/api/me", token: tok})

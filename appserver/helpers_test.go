@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/migrations"
@@ -86,7 +88,7 @@ type tenantFixture struct {
 	AdminID string
 }
 
-func newEnv(t testing.TB, pools PoolConfig) *env {
+func newEnv(t testing.TB, pools tenantpool.Config) *env {
 	t.Helper()
 	testenv.Integration(t)
 	keys := []tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}
@@ -223,7 +225,7 @@ func (e *env) addTenant(sub string, maxUsers int) *tenantFixture {
 	}
 	f.Session = uuid.NewString()
 	if _, err := conn.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')`,
-		hashToken(f.Session), f.AdminID); err != nil {
+		sessionHash(f.Session), f.AdminID); err != nil {
 		e.t.Fatal(err)
 	}
 	e.dir.put(t)
@@ -316,4 +318,11 @@ func (e *env) must(want int, r response, what string) response {
 		e.t.Fatalf("%s: status = %d, want %d; body %s", what, r.Status, want, r.Raw)
 	}
 	return r
+}
+
+// sessionHash is what the sessions table stores for a session token (the
+// SHA-256 of the token, as sales stores it), to plant a session directly.
+func sessionHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
 }

@@ -1,60 +1,21 @@
 package appserver
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/tenantgate/tenantgate/appserver/clientinfo"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
-
-type ctxKey int
-
-const (
-	tenantKey ctxKey = iota
-	userKey
-	dbKey
-	requestKey
-)
-
-// TenantFrom returns the tenant the request's verified token names, or nil
-// outside the tenant routes.
-func TenantFrom(ctx context.Context) *tenantstore.Tenant {
-	t, _ := ctx.Value(tenantKey).(*tenantstore.Tenant)
-	return t
-}
-
-// UserFrom returns the logged-in user of the request, or nil.
-func UserFrom(ctx context.Context) *User {
-	u, _ := ctx.Value(userKey).(*User)
-	return u
-}
-
-// requestInfo is filled as the request goes through the middleware, for the
-// one log line written at its end.
-type requestInfo struct {
-	id     string
-	tenant string
-	user   string
-	log    *slog.Logger
-}
-
-func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
-	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok && ri.log != nil {
-		return ri.log
-	}
-	return fallback
-}
 
 type statusWriter struct {
 	http.ResponseWriter
@@ -106,18 +67,18 @@ func requestID(r *http.Request) string {
 func (s *Server) withRequestLog(listener string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &requestInfo{id: requestID(r)}
-		ri.log = s.log.With(slog.String("request_id", ri.id))
-		w.Header().Set("X-Request-Id", ri.id)
+		ri := &reqctx.Info{ID: requestID(r)}
+		ri.Log = s.log.With(slog.String("request_id", ri.ID))
+		w.Header().Set("X-Request-Id", ri.ID)
 		sw := &statusWriter{ResponseWriter: w}
-		ctx := context.WithValue(r.Context(), requestKey, ri)
+		ctx := reqctx.WithInfo(r.Context(), ri)
 		r = r.WithContext(ctx)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				ri.log.ErrorContext(ctx, "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				ri.Log.ErrorContext(ctx, "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 				if sw.status == 0 {
 					s.writeError(sw, r, fmt.Errorf("panic: %v", v))
 				}
@@ -131,11 +92,11 @@ func (s *Server) withRequestLog(listener string, next http.Handler) http.Handler
 			if sw.status >= 500 {
 				level = slog.LevelWarn
 			}
-			// The base logger: ri.log may carry the tenant already.
+			// The base logger: ri.Log may carry the tenant already.
 			s.log.LogAttrs(ctx, level, "request",
-				slog.String("request_id", ri.id),
-				slog.String("tenant", ri.tenant),
-				slog.String("user", ri.user),
+				slog.String("request_id", ri.ID),
+				slog.String("tenant", ri.Tenant),
+				slog.String("user", ri.User),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", sw.status),
@@ -147,6 +108,9 @@ func (s *Server) withRequestLog(listener string, next http.Handler) http.Handler
 	})
 }
 
+// errInvalidToken answers any fault of the tenant token.
+var errInvalidToken = &httpapi.Error{Status: http.StatusUnauthorized, Code: "invalid_tenant_token", Message: "missing or invalid tenant token"}
+
 // requireTenant verifies X-Tenant-Token (401 invalid_tenant_token for any
 // fault), resolves the tenant it names, refuses tenants not active, and gives
 // the request a lazily acquired lease on the tenant's pool, released when the
@@ -155,7 +119,7 @@ func (s *Server) requireTenant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, err := s.verifyToken(r)
 		if err != nil {
-			loggerFrom(r.Context(), s.log).InfoContext(r.Context(), "tenant token refused", slog.String("reason", err.Error()))
+			reqctx.Logger(r.Context(), s.log).InfoContext(r.Context(), "tenant token refused", slog.String("reason", err.Error()))
 			s.writeError(w, r, errInvalidToken)
 			return
 		}
@@ -165,7 +129,7 @@ func (s *Server) requireTenant(next http.Handler) http.Handler {
 			return
 		}
 		if !s.claimsMatch(claims, t) {
-			loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "tenant token refused",
+			reqctx.Logger(r.Context(), s.log).WarnContext(r.Context(), "tenant token refused",
 				slog.String("reason", "claims disagree with the tenant"), slog.String("tenant", t.Subdomain),
 				slog.String("claimed_tenant", claims.Subdomain), slog.String("claimed_host", claims.Host))
 			s.writeError(w, r, errInvalidToken)
@@ -174,20 +138,16 @@ func (s *Server) requireTenant(next http.Handler) http.Handler {
 		switch t.Status {
 		case tenantstore.StatusActive:
 		case tenantstore.StatusSuspended:
-			s.writeError(w, r, &Error{Status: http.StatusForbidden, Code: "tenant_suspended", Message: "this organization is suspended"})
+			s.writeError(w, r, &httpapi.Error{Status: http.StatusForbidden, Code: "tenant_suspended", Message: "this organization is suspended"})
 			return
 		default:
 			w.Header().Set("Retry-After", "30")
-			s.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Code: "tenant_unavailable", Message: "this organization is under maintenance"})
+			s.writeError(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: "tenant_unavailable", Message: "this organization is under maintenance"})
 			return
 		}
-		if ri, ok := r.Context().Value(requestKey).(*requestInfo); ok {
-			ri.tenant = t.Subdomain
-			ri.log = ri.log.With(slog.String("tenant", t.Subdomain))
-		}
-		h := &dbHolder{}
-		ctx := context.WithValue(context.WithValue(r.Context(), tenantKey, t), dbKey, h)
-		defer h.release()
+		reqctx.SetTenant(r.Context(), t.Subdomain)
+		ctx, release := s.tenantDB.Begin(reqctx.WithTenant(r.Context(), t))
+		defer release()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -235,70 +195,21 @@ func (s *Server) claimsMatch(c tenanttoken.Claims, t *tenantstore.Tenant) bool {
 	return false
 }
 
-// dbHolder holds the request's pool lease, acquired on first use.
-type dbHolder struct {
-	lease *Lease
-}
-
-func (h *dbHolder) release() {
-	if h.lease != nil {
-		h.lease.Release()
-	}
-}
-
-// db returns the pool of the request's tenant, opening it on first use. The
-// pool stays leased (never closed under the request) until the request ends.
-func (s *Server) db(r *http.Request) (*pgxpool.Pool, error) {
-	h, _ := r.Context().Value(dbKey).(*dbHolder)
-	t := TenantFrom(r.Context())
-	if h == nil || t == nil {
-		return nil, fmt.Errorf("no tenant in request context")
-	}
-	if h.lease != nil {
-		return h.lease.Pool(), nil
-	}
-	dsn, err := s.cfg.DSN(r.Context(), t)
-	if err != nil {
-		return nil, fmt.Errorf("database URL of tenant %s: %w", t.Subdomain, err)
-	}
-	l, err := s.pools.Acquire(r.Context(), t.ID, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("tenant %s: %w", t.Subdomain, err)
-	}
-	h.lease = l
-	return l.Pool(), nil
+// writeError is the tenant listener's error writer (tenantdb.Source).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.tenantDB.WriteError(w, r, err)
 }
 
 // checkOrigin refuses an unsafe request whose Origin header names another
 // host (cross-site form posts, including to the login).
 func (s *Server) checkOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !safeMethod(r.Method) {
-			if o := r.Header.Get("Origin"); o != "" && !sameHost(o, r.Host) {
-				s.writeError(w, r, errOrigin)
+		if !clientinfo.SafeMethod(r.Method) {
+			if o := r.Header.Get("Origin"); o != "" && !clientinfo.SameHost(o, r.Host) {
+				s.writeError(w, r, httpapi.ErrOrigin)
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func safeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
-// sameHost reports whether the URL origin (an Origin or Referer value) names
-// the request host, ignoring case and port.
-func sameHost(origin, requestHost string) bool {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	a, ok1 := tenantstore.NormalizeHost(u.Host)
-	b, ok2 := tenantstore.NormalizeHost(requestHost)
-	return ok1 && ok2 && a == b
-}
-
-func withUser(ctx context.Context, u *User) context.Context {
-	return context.WithValue(ctx, userKey, u)
 }

@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tenantgate/tenantgate/appserver/sales"
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
 
 // pageCall is a browser-like request to a tenant page: form-encoded body,
@@ -13,7 +16,7 @@ import (
 func pageCall(f *tenantFixture, method, path string, form url.Values, cookie string) call {
 	h := http.Header{}
 	if cookie != "" {
-		h.Set("Cookie", SessionCookie+"="+cookie)
+		h.Set("Cookie", sales.SessionCookie+"="+cookie)
 	}
 	c := call{method: method, path: path, noSession: true, header: h}
 	if form != nil {
@@ -34,7 +37,7 @@ func fieldErrorOf(html, id string) string {
 }
 
 func TestPagesLogin(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 
 	res := e.do(acme, pageCall(acme, http.MethodGet, "/login", nil, ""))
@@ -79,7 +82,7 @@ func TestPagesLogin(t *testing.T) {
 	}
 	var session string
 	for _, c := range (&http.Response{Header: res.Header}).Cookies() {
-		if c.Name == SessionCookie {
+		if c.Name == sales.SessionCookie {
 			session = c.Value
 			if !c.HttpOnly || !c.Secure {
 				t.Errorf("session cookie HttpOnly=%v Secure=%v, want both", c.HttpOnly, c.Secure)
@@ -105,7 +108,7 @@ func TestPagesLogin(t *testing.T) {
 }
 
 func TestPagesCustomersAndProducts(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	globex := e.addTenant("globex", 10)
 
@@ -167,7 +170,7 @@ func TestPagesCustomersAndProducts(t *testing.T) {
 }
 
 func TestPagesInvoicesAndDashboard(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	cust := e.must(http.StatusCreated, e.do(acme, call{method: "POST", path: "/api/customers", body: map[string]any{"name": "Road Runner"}}), "create customer")
 	prod := e.must(http.StatusCreated, e.do(acme, call{method: "POST", path: "/api/products", body: map[string]any{"sku": "SEED", "name": "Bird seed", "price": "2.50"}}), "create product")

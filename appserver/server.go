@@ -1,21 +1,20 @@
-// Package appserver is the tenant-facing application behind the edge
-// (SPEC §7): it verifies the signed X-Tenant-Token, opens a pgx pool per
-// tenant database on demand, and serves the sales API. It also carries the
-// admin listener's health and readiness routes; the admin API and the
-// HTML pages mount onto the same Server (see routes.go).
+// Package appserver is the tenant-facing server behind the edge (SPEC §7):
+// it verifies the signed X-Tenant-Token and composes the rooms below it
+// into two listeners. routes.go is the one place that lists every route
+// group: health, the sales room's API and pages (appserver/sales) behind the
+// token, and the admin room (appserver/admin) on the admin listener.
 //
 // A tenant request passes: request id and log line (withRequestLog) → token
 // check against the request Host, tenant by ID from the resolver, active
 // status (requireTenant) → Origin check of unsafe methods (checkOrigin) →
-// session (requireSession, API only) → handler. The handler asks s.db(r) for
-// the tenant's pool, which Pools opens on first use and keeps leased until
-// the request ends. Handlers return errors; toError is the one mapping from
-// errors to statuses and codes.
+// the sales room (session, then handler). The handler asks tenantdb for the
+// tenant's pool, which tenantpool opens on first use and keeps leased until
+// the request ends. Handlers return errors; httpapi.ErrorFor is the one
+// mapping from errors to statuses and codes.
 //
-// Extending: pages*.go sets mountPages in an init function and receives the
-// tenant router (token verified; sessions checked by the page with
-// s.sessionUser). The admin API is mounted on the admin listener through
-// Config.AdminRoutes (cmd/appserver passes Admin.Routes).
+// Below appserver, imports point down only: sales and admin use the shared
+// packages httpapi, reqctx, clientinfo, tenantdb, webpage and tenantpool,
+// never appserver nor each other (scripts/layering.sh checks it).
 package appserver
 
 import (
@@ -27,10 +26,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/admin"
+	"github.com/tenantgate/tenantgate/appserver/clientinfo"
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
+	"github.com/tenantgate/tenantgate/appserver/sales"
+	"github.com/tenantgate/tenantgate/appserver/tenantdb"
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -38,9 +42,8 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultSessionLifetime = 12 * time.Hour
-	DefaultTokenCacheSize  = 4096
-	DefaultBaseDomain      = "localhost"
+	DefaultTokenCacheSize = 4096
+	DefaultBaseDomain     = "localhost"
 )
 
 // TokenVerifier checks an X-Tenant-Token against the request host;
@@ -55,10 +58,9 @@ type TenantResolver interface {
 	ResolveID(ctx context.Context, id string) (*tenantstore.Tenant, error)
 }
 
-// LocationLister lists a tenant's locations; *tenantstore.Store implements it.
-type LocationLister interface {
-	ListLocations(ctx context.Context, tenantID string) ([]tenantstore.Location, error)
-}
+// LocationLister lists a tenant's locations; *tenantstore.Store implements
+// it. The sales room reads them.
+type LocationLister = sales.LocationLister
 
 // Config wires a Server. Verifier, Tenants, Locations and DSN are required.
 type Config struct {
@@ -71,7 +73,7 @@ type Config struct {
 	// by tenant id and keeps it in memory by id and version.
 	DSN func(ctx context.Context, t *tenantstore.Tenant) (string, error)
 	// Pools configures the per-tenant pool manager.
-	Pools PoolConfig
+	Pools tenantpool.Config
 	// BaseDomain is BASE_DOMAIN: a token's host claim must be
 	// <subdomain>.<BaseDomain> or a verified custom domain of its tenant.
 	// DefaultBaseDomain when empty.
@@ -84,12 +86,13 @@ type Config struct {
 	// Registry receives the server's metrics (serve it with
 	// MetricsHandler); a new registry when nil.
 	Registry *prometheus.Registry
-	// AdminRoutes, when set, adds routes to the admin listener's router
-	// (after /healthz and /readyz). The admin API mounts here.
-	AdminRoutes func(r *mux.Router)
+	// Admin, when set, is the admin room (API, OpenAPI document,
+	// dashboard), mounted on the admin listener after /healthz and /readyz.
+	Admin *admin.Server
 	// BcryptCost is the cost of password hashes; bcrypt.DefaultCost when 0.
 	BcryptCost int
-	// SessionLifetime is how long a login lasts; DefaultSessionLifetime when 0.
+	// SessionLifetime is how long a login lasts; sales.DefaultSessionLifetime
+	// when 0.
 	SessionLifetime time.Duration
 	// TokenCacheSize bounds the cache of verified tenant tokens.
 	TokenCacheSize int
@@ -97,7 +100,7 @@ type Config struct {
 	// memory only (never no limit). cmd/appserver shares one through Redis.
 	LoginLimiter *loginlimit.Limiter
 	// TrustedProxies are the peers (the edge) whose X-Forwarded-For and
-	// X-Forwarded-Proto are believed; DefaultTrustedProxies when nil.
+	// X-Forwarded-Proto are believed; clientinfo.DefaultTrustedProxies when nil.
 	TrustedProxies []netip.Prefix
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -106,16 +109,15 @@ type Config struct {
 // Server is the appserver: AppHandler serves tenants, AdminHandler the
 // operators. Close releases its pools.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	pools     *Pools
-	tokens    *tokenCache
-	registry  *prometheus.Registry
-	metrics   *httpMetrics
-	dummyHash []byte // compared against for unknown e-mails, so login costs the same
-	limiter   *loginlimit.Limiter
-	proxies   proxies
-	now       func() time.Time
+	cfg      Config
+	log      *slog.Logger
+	pools    *tenantpool.Manager
+	tenantDB *tenantdb.Source
+	tokens   *tokenCache
+	registry *prometheus.Registry
+	metrics  *httpMetrics
+	sales    *sales.Server
+	now      func() time.Time
 }
 
 // New checks cfg and builds a Server with its pool manager.
@@ -136,12 +138,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	if cfg.BcryptCost == 0 {
-		cfg.BcryptCost = bcrypt.DefaultCost
-	}
-	if cfg.SessionLifetime <= 0 {
-		cfg.SessionLifetime = DefaultSessionLifetime
-	}
 	if cfg.TokenCacheSize <= 0 {
 		cfg.TokenCacheSize = DefaultTokenCacheSize
 	}
@@ -155,26 +151,26 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Pools.Now == nil {
 		cfg.Pools.Now = cfg.Now
 	}
-	if cfg.LoginLimiter == nil {
-		cfg.LoginLimiter = loginlimit.New(loginlimit.Config{Now: cfg.Now})
-	}
 	if cfg.TrustedProxies == nil {
-		cfg.TrustedProxies = DefaultTrustedProxies
-	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("tenantgate-dummy-password"), cfg.BcryptCost)
-	if err != nil {
-		return nil, err
+		cfg.TrustedProxies = clientinfo.DefaultTrustedProxies
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		pools:     NewPools(cfg.Pools),
-		tokens:    newTokenCache(cfg.TokenCacheSize),
-		registry:  cfg.Registry,
-		dummyHash: dummy,
-		limiter:   cfg.LoginLimiter,
-		proxies:   cfg.TrustedProxies,
-		now:       cfg.Now,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		pools:    tenantpool.New(cfg.Pools),
+		tokens:   newTokenCache(cfg.TokenCacheSize),
+		registry: cfg.Registry,
+		now:      cfg.Now,
+	}
+	s.tenantDB = tenantdb.NewSource(s.pools, cfg.DSN, s.log)
+	var err error
+	s.sales, err = sales.New(sales.Config{
+		DB: s.tenantDB, Locations: cfg.Locations, Logger: s.log, BcryptCost: cfg.BcryptCost,
+		SessionLifetime: cfg.SessionLifetime, LoginLimiter: cfg.LoginLimiter, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now,
+	})
+	if err != nil {
+		s.pools.Close()
+		return nil, err
 	}
 	if err := s.registerMetrics(); err != nil {
 		s.pools.Close()
@@ -184,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Pools returns the server's pool manager.
-func (s *Server) Pools() *Pools { return s.pools }
+func (s *Server) Pools() *tenantpool.Manager { return s.pools }
 
 // TenantChanged closes the tenant's pool so the next request reopens it with
 // the current database URL; pass it to the resolver's OnChange.
@@ -198,7 +194,7 @@ func (s *Server) TenantChanged(c tenantstore.Change) {
 func (s *Server) Close() { s.pools.Close() }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -206,10 +202,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.cfg.Ready(ctx); err != nil {
-			loggerFrom(r.Context(), s.log).WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
-			writeJSON(w, http.StatusServiceUnavailable, map[string]*Error{"error": {Code: "not_ready", Message: err.Error()}})
+			reqctx.Logger(r.Context(), s.log).WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
+			httpapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]*httpapi.Error{"error": {Code: "not_ready", Message: err.Error()}})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -14,7 +15,7 @@ import (
 // current subdomain (at BASE_DOMAIN) or a verified custom domain of the
 // tenant that sub names.
 func TestTokenClaimsMustMatchTenant(t *testing.T) {
-	e := newEnv(t, PoolConfig{})
+	e := newEnv(t, tenantpool.Config{})
 	acme := e.addTenant("acme", 10)
 	globex := e.addTenant("globex", 10)
 	withDomains := *acme.Tenant

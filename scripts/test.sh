@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR/..
-# test.sh — `make test`: services, go vet, build (the e2e tests run bin/caddy),
-# then the whole suite with the race detector. Stops only what it started.
+# test.sh — `make test`: services, go vet and the layering check, build (the
+# e2e tests run bin/caddy), then the whole suite with the race detector.
+# Stops only what it started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,6 +19,8 @@ services_up
 if [[ -z ${SKIP_VET:-} ]]; then
 	echo "+ $GO vet ./..."
 	"$GO" vet ./...
+	echo "+ scripts/layering.sh"
+	GO="$GO" scripts/layering.sh
 fi
 make --no-print-directory build GO="$GO"
 if [[ " $TEST_FLAGS " == *" -race "* ]]; then

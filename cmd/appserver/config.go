@@ -9,7 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/appserver/clientinfo"
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -113,9 +114,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		}
 		return n
 	}
-	c.MaxTenantPools = positive("MAX_TENANT_POOLS", appserver.DefaultMaxPools)
-	c.PoolMaxConns = int32(min(positive("TENANT_POOL_MAX_CONNS", appserver.DefaultPoolMaxConns), 1000))
-	c.PoolIdleTimeout = appserver.DefaultPoolIdleTimeout
+	c.MaxTenantPools = positive("MAX_TENANT_POOLS", tenantpool.DefaultMaxPools)
+	c.PoolMaxConns = int32(min(positive("TENANT_POOL_MAX_CONNS", tenantpool.DefaultMaxConns), 1000))
+	c.PoolIdleTimeout = tenantpool.DefaultIdleTimeout
 	if v := getenv("TENANT_POOL_IDLE_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil || d <= 0 {
@@ -124,9 +125,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			c.PoolIdleTimeout = d
 		}
 	}
-	c.TrustedProxies = appserver.DefaultTrustedProxies
+	c.TrustedProxies = clientinfo.DefaultTrustedProxies
 	if v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v != "" {
-		p, err := appserver.ParseTrustedProxies(v)
+		p, err := clientinfo.ParseTrustedProxies(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %w", err))
 		}

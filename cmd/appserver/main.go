@@ -21,6 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantgate/tenantgate/appserver"
+	"github.com/tenantgate/tenantgate/appserver/admin"
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantops"
@@ -144,22 +146,22 @@ func run() error {
 	// the edge proxies), and without one on METRICS_ADDR when set.
 	metrics := appserver.MetricsHandler(registry)
 
-	admin, err := appserver.NewAdmin(appserver.AdminConfig{
+	adm, err := admin.New(admin.Config{
 		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log, Metrics: metrics,
 		LoginLimiter: limiter, TrustedProxies: cfg.TrustedProxies,
-		Ops: &appserver.AdminOps{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
+		Ops: &admin.Ops{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
 	})
 	if err != nil {
 		return err
 	}
-	defer admin.Close()
+	defer adm.Close()
 
 	srv, err := appserver.New(appserver.Config{
 		Verifier:  verifier,
 		Tenants:   res,
 		Locations: store,
 		DSN:       dbURLs.URL,
-		Pools: appserver.PoolConfig{
+		Pools: tenantpool.Config{
 			MaxPools:    cfg.MaxTenantPools,
 			MaxConns:    cfg.PoolMaxConns,
 			IdleTimeout: cfg.PoolIdleTimeout,
@@ -175,7 +177,7 @@ func run() error {
 		},
 		Logger:         log,
 		Registry:       registry,
-		AdminRoutes:    admin.Routes,
+		Admin:          adm,
 		BaseDomain:     cfg.BaseDomain,
 		LoginLimiter:   limiter,
 		TrustedProxies: cfg.TrustedProxies,

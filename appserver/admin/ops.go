@@ -1,0 +1,157 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/tenantops"
+	"github.com/tenantgate/tenantgate/tenantstore"
+)
+
+// Ops runs the long tenant operations of the admin API (backup, move)
+// as jobs recorded in the control plane, so any appserver instance can
+// report them (GET /api/jobs/{id}).
+type Ops struct {
+	Ops  *tenantops.Ops
+	Jobs *tenantops.Jobs
+	// BackupDir is the directory, on the appserver's disk, that backups are
+	// written to. API clients cannot name another path. Empty disables
+	// backups.
+	BackupDir string
+}
+
+var errOpsDisabled = &httpapi.Error{Status: http.StatusNotImplemented, Code: "not_configured", Message: "tenant operations are not configured on this server"}
+
+// The routes exist whether or not operations are configured, so the API (and
+// its OpenAPI document) is the same everywhere; unconfigured, they answer
+// 501 not_configured.
+func (a *Server) opsRoutes(api *mux.Router) {
+	api.Handle("/tenants/{subdomain}/backups", a.serve(a.startBackup)).Methods(http.MethodPost)
+	api.Handle("/tenants/{subdomain}/move", a.serve(a.startMove)).Methods(http.MethodPost)
+	api.Handle("/jobs/{id}", a.serve(a.getJob)).Methods(http.MethodGet)
+}
+
+func (a *Server) ops() (*Ops, error) {
+	o := a.cfg.Ops
+	if o == nil || o.Ops == nil || o.Jobs == nil {
+		return nil, errOpsDisabled
+	}
+	return o, nil
+}
+
+// opsError maps a job that cannot start because another runs to 409
+// job_running.
+func opsError(err error) error {
+	if errors.Is(err, tenantops.ErrJobRunning) {
+		return httpapi.Conflict("job_running", "", "the tenant already has a job running; wait for it to finish")
+	}
+	return err
+}
+
+// accepted answers 202 with the job and where to follow it.
+func accepted(w http.ResponseWriter, job tenantops.Job) {
+	w.Header().Set("Location", "/api/jobs/"+job.ID)
+	httpapi.WriteJSON(w, http.StatusAccepted, job)
+}
+
+// startBackup starts a backup of the tenant into the server's backup
+// directory and answers 202 with its job.
+func (a *Server) startBackup(w http.ResponseWriter, r *http.Request) error {
+	o, err := a.ops()
+	if err != nil {
+		return err
+	}
+	if o.BackupDir == "" {
+		return &httpapi.Error{Status: http.StatusNotImplemented, Code: "not_configured", Message: "no backup directory is configured on this server"}
+	}
+	if r.ContentLength != 0 {
+		var none struct{}
+		if err := httpapi.DecodeJSON(w, r, &none); err != nil {
+			return err
+		}
+	}
+	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
+	if err != nil {
+		return err
+	}
+	sub, dir := t.Subdomain, o.BackupDir
+	job, err := o.Jobs.Start(r.Context(), tenantops.KindBackup, sub, func(ctx context.Context, progress func(string)) (any, error) {
+		return o.Ops.Backup(ctx, sub, dir, progress)
+	})
+	if err != nil {
+		return opsError(err)
+	}
+	accepted(w, job)
+	return nil
+}
+
+type moveRequest struct {
+	// NewURL names the target server and database; it holds a password and
+	// is never logged or answered.
+	NewURL string `json:"new_url"`
+}
+
+// startMove starts moving the tenant's database to new_url (maintenance →
+// copy → verify → switch → active) and answers 202 with its job.
+func (a *Server) startMove(w http.ResponseWriter, r *http.Request) error {
+	o, err := a.ops()
+	if err != nil {
+		return err
+	}
+	var in moveRequest
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	in.NewURL = strings.TrimSpace(in.NewURL)
+	if in.NewURL == "" {
+		return httpapi.InvalidField("new_url", "is required")
+	}
+	if u, err := url.Parse(in.NewURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return httpapi.InvalidField("new_url", "must be a postgres:// URL naming the target server")
+	}
+	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
+	if err != nil {
+		return err
+	}
+	// Before any connection: an allowed host, and no other tenant's
+	// database (400 / 409 database_in_use naming new_url).
+	if err := a.m.CheckMoveTarget(r.Context(), "new_url", t.Subdomain, in.NewURL); err != nil {
+		return err
+	}
+	sub, target := t.Subdomain, in.NewURL
+	job, err := o.Jobs.Start(r.Context(), tenantops.KindMove, sub, func(ctx context.Context, progress func(string)) (any, error) {
+		return o.Ops.Move(ctx, sub, target, tenantops.MoveOptions{}, progress)
+	})
+	if err != nil {
+		return opsError(err)
+	}
+	accepted(w, job)
+	return nil
+}
+
+// getJob answers a job of any appserver instance.
+func (a *Server) getJob(w http.ResponseWriter, r *http.Request) error {
+	o, err := a.ops()
+	if err != nil {
+		return err
+	}
+	id, ok := httpapi.ParseID(mux.Vars(r)["id"])
+	if !ok {
+		return httpapi.ErrNotFound
+	}
+	job, err := o.Jobs.Get(r.Context(), id.String())
+	if err != nil {
+		if errors.Is(err, tenantstore.ErrNotFound) {
+			return httpapi.ErrNotFound
+		}
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, job)
+	return nil
+}

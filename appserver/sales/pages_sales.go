@@ -1,0 +1,354 @@
+package sales
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/webpage"
+)
+
+// Sales chart geometry (SVG user units).
+const (
+	chartWidth  = 640
+	chartLabelW = 180 // room for the location names
+	chartBarMax = 340 // the longest bar
+	chartRowH   = 30
+	chartBarH   = 18
+)
+
+// invoiceLineSlots is how many line rows the new-invoice form offers.
+const invoiceLineSlots = 5
+
+// pageListQuery passes the page's ?cursor= on to an API list.
+func pageListQuery(r *http.Request, limit int) url.Values {
+	q := url.Values{}
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		q.Set("cursor", c)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return q
+}
+
+// locationSales is one row of the dashboard.
+type locationSales struct {
+	Name, Code string
+	Invoices   int64
+	Total      string
+	amount     decimal.Decimal
+}
+
+// chartBar is one bar of the dashboard's SVG chart.
+type chartBar struct {
+	Label, Value   string
+	Y, TextY, W, H int
+	ValueX         int
+}
+
+type salesChart struct {
+	Width, Height, BarX int
+	Bars                []chartBar
+}
+
+type dashboardData struct {
+	From, To, Total string
+	Rows            []locationSales
+	Chart           salesChart
+}
+
+// dashboardPage shows the sales of the last 30 days per location, from the
+// API's sales report, as a table and a bar chart.
+func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	var rep struct {
+		From, To, Total string
+		Items           []SalesRow
+	}
+	if _, err := s.callAPI(r, s.salesReport, http.MethodGet, nil, nil, &rep); err != nil {
+		return err
+	}
+	locs, err := s.tenantLocations(r)
+	if err != nil {
+		return err
+	}
+	byLoc := map[string]*locationSales{}
+	var rows []*locationSales
+	for _, l := range locs {
+		ls := &locationSales{Name: l.Name, Code: l.Code}
+		byLoc[l.ID] = ls
+		rows = append(rows, ls)
+	}
+	for _, it := range rep.Items {
+		key := ""
+		if it.LocationID != nil {
+			key = it.LocationID.String()
+		}
+		ls := byLoc[key]
+		if ls == nil {
+			name := "Unassigned"
+			if len(locs) == 0 {
+				name = "All sales"
+			}
+			ls = &locationSales{Name: name}
+			byLoc[key] = ls
+			rows = append(rows, ls)
+		}
+		amount, err := decimal.NewFromString(it.Total)
+		if err != nil {
+			return fmt.Errorf("sales report total %q: %w", it.Total, err)
+		}
+		ls.amount = ls.amount.Add(amount)
+		ls.Invoices += it.Invoices
+	}
+	data := dashboardData{From: rep.From, To: rep.To, Total: rep.Total}
+	maxAmount := decimal.Zero
+	for _, ls := range rows {
+		ls.Total = ls.amount.StringFixed(2)
+		if ls.amount.GreaterThan(maxAmount) {
+			maxAmount = ls.amount
+		}
+		data.Rows = append(data.Rows, *ls)
+	}
+	data.Chart = salesChart{Width: chartWidth, Height: len(rows)*chartRowH + 6, BarX: chartLabelW}
+	for i, ls := range rows {
+		w := 0
+		if maxAmount.IsPositive() {
+			w = int(ls.amount.Mul(decimal.NewFromInt(chartBarMax)).Div(maxAmount).IntPart())
+			if w == 0 && ls.amount.IsPositive() {
+				w = 1
+			}
+		}
+		y := i*chartRowH + 6
+		label := ls.Name
+		if len(label) > 24 {
+			label = label[:23] + "…"
+		}
+		data.Chart.Bars = append(data.Chart.Bars, chartBar{
+			Label: label, Value: ls.Total, Y: y, H: chartBarH, W: w,
+			TextY: y + chartBarH - 4, ValueX: chartLabelW + w + 8,
+		})
+	}
+	d.Title, d.Active, d.Data = "Dashboard", "dashboard", data
+	webpage.Render(w, r, s.log, tenantPages, http.StatusOK, "dashboard", d)
+	return nil
+}
+
+// optional is nil for an empty form value, so the API applies its default.
+func optional(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	return s.renderCustomers(w, r, d, http.StatusOK)
+}
+
+func (s *Server) renderCustomers(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
+	return renderList[Customer](s, w, r, d, status, s.listCustomers, "customers", "Customers", "Customer added.")
+}
+
+// customersSubmit creates a customer through the API's handler; a refused
+// field is shown beside it.
+func (s *Server) customersSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	if err := webpage.ParseForm(w, r); err != nil {
+		return err
+	}
+	d.Form = webpage.FormValues(r, "name", "email", "phone", "address")
+	in := customerInput{Name: &[]string{d.Form["name"]}[0], Email: optional(d.Form["email"]), Phone: optional(d.Form["phone"]), Address: optional(d.Form["address"])}
+	return s.submitCreate(w, r, d, s.createCustomer, in, s.renderCustomers, "/customers?created=1")
+}
+
+func (s *Server) productsPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	return s.renderProducts(w, r, d, http.StatusOK)
+}
+
+func (s *Server) renderProducts(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
+	return renderList[Product](s, w, r, d, status, s.listProducts, "products", "Products", "Product added.")
+}
+
+// productsSubmit creates a product through the API's handler.
+func (s *Server) productsSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	if err := webpage.ParseForm(w, r); err != nil {
+		return err
+	}
+	d.Form = webpage.FormValues(r, "sku", "name", "price")
+	in := map[string]string{"sku": d.Form["sku"], "name": d.Form["name"], "price": d.Form["price"]}
+	return s.submitCreate(w, r, d, s.createProduct, in, s.renderProducts, "/products?created=1")
+}
+
+// renderList renders page name (its title, its navigation entry) with one
+// page of the list the API handler list answers, and notice after a
+// create (?created=1).
+func renderList[T any](s *Server, w http.ResponseWriter, r *http.Request, d *webpage.Data, status int,
+	list httpapi.HandlerFunc, name, title, notice string) error {
+	var page httpapi.Page[T]
+	if _, err := s.callAPI(r, list, http.MethodGet, pageListQuery(r, 0), nil, &page); err != nil {
+		return err
+	}
+	if r.URL.Query().Get("created") == "1" {
+		d.Notice = notice
+	}
+	d.Title, d.Active, d.Data = title, name, page
+	webpage.Render(w, r, s.log, tenantPages, status, name, d)
+	return nil
+}
+
+// submitCreate posts in to the API handler create; a refused field is
+// shown beside it on the page rerender draws with the API's status, and a
+// success goes to done (post/redirect/get).
+func (s *Server) submitCreate(w http.ResponseWriter, r *http.Request, d *webpage.Data, create httpapi.HandlerFunc, in any,
+	rerender func(http.ResponseWriter, *http.Request, *webpage.Data, int) error, done string) error {
+	if _, err := s.callAPI(r, create, http.MethodPost, nil, in, nil); err != nil {
+		status, err := d.FieldError(err)
+		if err != nil {
+			return err
+		}
+		return rerender(w, r, d, status)
+	}
+	webpage.SeeOther(w, r, done)
+	return nil
+}
+
+// invoiceRow is an invoice as the list shows it, with names for ids; the
+// list has headers only, so it shows how many lines, not which.
+type invoiceRow struct {
+	Number                                      int64
+	Customer, Location, Status, IssuedOn, Total string
+	LineCount                                   int
+}
+
+type invoicesData struct {
+	Items                                    []invoiceRow
+	NextCursor                               string
+	Customers, Products, Locations, Statuses []webpage.Option
+	LineSlots                                []int
+}
+
+func (s *Server) invoicesPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	d.Form = map[string]string{"status": "draft", "lines[0].quantity": "1"}
+	return s.renderInvoices(w, r, d, http.StatusOK)
+}
+
+// renderInvoices lists invoices with the names of their customers, products
+// and locations, and the form to create one.
+func (s *Server) renderInvoices(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
+	var invoices httpapi.Page[InvoiceHeader]
+	if _, err := s.callAPI(r, s.listInvoices, http.MethodGet, pageListQuery(r, 0), nil, &invoices); err != nil {
+		return err
+	}
+	// The form and the names come from the first httpapi.MaxPageLimit customers and
+	// products; the API keeps working for tenants with more.
+	var customers httpapi.Page[Customer]
+	if _, err := s.callAPI(r, s.listCustomers, http.MethodGet, url.Values{"limit": {strconv.Itoa(httpapi.MaxPageLimit)}}, nil, &customers); err != nil {
+		return err
+	}
+	var products httpapi.Page[Product]
+	if _, err := s.callAPI(r, s.listProducts, http.MethodGet, url.Values{"limit": {strconv.Itoa(httpapi.MaxPageLimit)}}, nil, &products); err != nil {
+		return err
+	}
+	locs, err := s.tenantLocations(r)
+	if err != nil {
+		return err
+	}
+	data := invoicesData{
+		NextCursor: invoices.NextCursor,
+		Statuses:   []webpage.Option{{Value: "draft", Label: "Draft"}, {Value: "issued", Label: "Issued"}, {Value: "paid", Label: "Paid"}},
+		LineSlots:  make([]int, invoiceLineSlots),
+	}
+	names := map[string]string{}
+	for _, c := range customers.Items {
+		names[c.ID.String()] = c.Name
+		data.Customers = append(data.Customers, webpage.Option{Value: c.ID.String(), Label: c.Name})
+	}
+	for _, p := range products.Items {
+		names[p.ID.String()] = p.Name
+		data.Products = append(data.Products, webpage.Option{Value: p.ID.String(), Label: fmt.Sprintf("%s — %s (%s)", p.SKU, p.Name, p.Price)})
+	}
+	for _, l := range locs {
+		names[l.ID] = l.Name
+		if l.Active {
+			data.Locations = append(data.Locations, webpage.Option{Value: l.ID, Label: l.Name})
+		}
+	}
+	for _, v := range invoices.Items {
+		row := invoiceRow{Number: v.Number, Customer: names[v.CustomerID.String()], Status: v.Status, Total: v.Total, LineCount: v.LineCount}
+		if v.LocationID != nil {
+			row.Location = names[v.LocationID.String()]
+		}
+		if v.IssuedOn != nil {
+			row.IssuedOn = *v.IssuedOn
+		}
+		data.Items = append(data.Items, row)
+	}
+	if r.URL.Query().Get("created") == "1" {
+		d.Notice = "Invoice created."
+	}
+	d.Title, d.Active, d.Data = "Invoices", "invoices", data
+	webpage.Render(w, r, s.log, tenantPages, status, "invoices", d)
+	return nil
+}
+
+// invoicesSubmit creates an invoice with the form's non-empty lines through
+// the API's handler; a refused line field is shown beside its form row.
+func (s *Server) invoicesSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
+	if err := webpage.ParseForm(w, r); err != nil {
+		return err
+	}
+	names := []string{"customer_id", "location_id", "status", "issued_on"}
+	for i := range invoiceLineSlots {
+		names = append(names, fmt.Sprintf("lines[%d].product_id", i), fmt.Sprintf("lines[%d].quantity", i), fmt.Sprintf("lines[%d].unit_price", i))
+	}
+	d.Form = webpage.FormValues(r, names...)
+	in := map[string]any{"customer_id": d.Form["customer_id"]}
+	if v := d.Form["status"]; v != "" {
+		in["status"] = v
+	}
+	if v := d.Form["location_id"]; v != "" {
+		in["location_id"] = v
+	}
+	if v := d.Form["issued_on"]; v != "" {
+		in["issued_on"] = v
+	}
+	lines := []map[string]string{}
+	var slot []int // slot[k] is the form row of the API's line k
+	for i := range invoiceLineSlots {
+		p := fmt.Sprintf("lines[%d].", i)
+		prod, qty, price := d.Form[p+"product_id"], d.Form[p+"quantity"], d.Form[p+"unit_price"]
+		if prod == "" && price == "" && (qty == "" || i == 0 && qty == "1") {
+			continue
+		}
+		l := map[string]string{"product_id": prod, "quantity": qty}
+		if price != "" {
+			l["unit_price"] = price
+		}
+		lines = append(lines, l)
+		slot = append(slot, i)
+	}
+	in["lines"] = lines
+	if _, err := s.callAPI(r, s.createInvoice, http.MethodPost, nil, in, nil); err != nil {
+		status, err := d.FieldError(err)
+		if err != nil {
+			return err
+		}
+		errs := make(map[string]string, len(d.Errors))
+		for f, msg := range d.Errors {
+			var k int
+			var rest string
+			if n, _ := fmt.Sscanf(f, "lines[%d].%s", &k, &rest); n == 2 && k >= 0 && k < len(slot) {
+				f = fmt.Sprintf("lines[%d].%s", slot[k], rest)
+			}
+			errs[f] = msg
+		}
+		d.Errors = errs
+		return s.renderInvoices(w, r, d, status)
+	}
+	webpage.SeeOther(w, r, "/invoices?created=1")
+	return nil
+}
