@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantgate/tenantgate/internal/testenv"
+	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
 // TestCLIOneDatabaseOneTenant is issue 11 items 2 and 3 through tenantctl:
@@ -116,4 +118,97 @@ func TestCLIMoveAndRestoreKeepTheTenantRole(t *testing.T) {
 	file := strings.Fields(out[strings.Index(out, "written to ")+len("written to "):])[0]
 	c.must(0, "restore", "acme", "--backup", file)
 	check("restore")
+}
+
+// TestCLIExplicitPrivilegedURLGetsOwnRole is the hole issue 11 item 1 left
+// for create through tenantctl: `create --database-url` with a superuser
+// URL stored that URL, and the app connected as postgres. The tenant must
+// be created on its own login role (SPEC §9), the operator's URL never
+// stored, and delete --drop-database must drop the database and the role.
+func TestCLIExplicitPrivilegedURLGetsOwnRole(t *testing.T) {
+	c := newCLI(t)
+	ctx := context.Background()
+	prefix := c.env["TENANT_DB_PREFIX"]
+	c.must(0, "create", "Globex", "globex", "boss@globex.test")
+	db := prefix + "explicit_acme"
+	c.must(0, "create", "Acme", "acme", "boss@acme.test", "--database-url", testenv.WithDatabase(testenv.PostgresURL(), db))
+
+	store, err := tenantstore.Open(ctx, c.env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	acme, err := store.GetBySubdomain(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	globex, err := store.GetBySubdomain(ctx, "globex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := acme.Placement.RoleName
+	if role == "" || role == "postgres" {
+		t.Errorf("acme's role = %q, want its own login role", role)
+	}
+	if u, err := url.Parse(acme.Placement.URL); err != nil || u.User != nil {
+		t.Errorf("acme's stored URL %s carries credentials, want none", tenantstore.RedactURL(acme.Placement.URL))
+	}
+	out, _ := c.must(0, "show", "acme", "--json")
+	if strings.Contains(out, "postgres@") || (acme.Placement.RolePassword != "" && strings.Contains(out, acme.Placement.RolePassword)) {
+		t.Errorf("show acme --json = %s, want no credentials", out)
+	}
+
+	// Connect with the URL the appserver gets for acme (its DSN resolution
+	// from the control plane): it must be the tenant's role.
+	tmpl, err := tenantstore.DefaultTemplate(testenv.PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appURL, err := tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }}.URL(acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := pgx.Connect(ctx, appURL)
+	if err != nil {
+		t.Fatalf("connecting as the app would: %v", err)
+	}
+	var users []string
+	rows, err := testenv.Admin(t).Query(ctx, "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db)
+	if err == nil {
+		users, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	app.Close(ctx)
+	if err != nil || len(users) != 1 || users[0] != role {
+		t.Errorf("pg_stat_activity users on %s = %v (%v), want only %q", db, users, err, role)
+	}
+
+	admin := testenv.Admin(t)
+	var owner string
+	var globexCan bool
+	if err := admin.QueryRow(ctx, "SELECT pg_get_userbyid(datdba), has_database_privilege($2, datname, 'CONNECT') FROM pg_database WHERE datname = $1",
+		db, globex.Placement.RoleName).Scan(&owner, &globexCan); err != nil {
+		t.Fatal(err)
+	}
+	if owner != role || globexCan {
+		t.Errorf("database %s owned by %s (want %s); globex's role may connect: %v (want false)", db, owner, role, globexCan)
+	}
+	conn, err := pgx.Connect(ctx, testenv.WithDatabase(testenv.PostgresURL(), db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var foreign []string
+	err = conn.QueryRow(ctx, `SELECT coalesce(array_agg(tablename || ' of ' || tableowner), '{}') FROM pg_tables
+		WHERE schemaname = 'public' AND tableowner <> $1`, role).Scan(&foreign)
+	conn.Close(ctx)
+	if err != nil || len(foreign) != 0 {
+		t.Errorf("tables of %s not owned by %s: %v (%v)", db, role, foreign, err)
+	}
+
+	c.must(0, "suspend", "acme")
+	c.must(0, "delete", "acme", "--drop-database")
+	var dbLeft, roleLeft bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1), EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2)",
+		db, role).Scan(&dbLeft, &roleLeft); err != nil || dbLeft || roleLeft {
+		t.Errorf("after delete --drop-database: database left %v, role %q left %v (%v); want both gone", dbLeft, role, roleLeft, err)
+	}
 }
