@@ -364,7 +364,13 @@ func (m *Manager) Update(ctx context.Context, sub string, p Patch) (*Tenant, err
 			return nil, fmt.Errorf("updating tenant %q: %w", sub, err)
 		}
 		if p.DatabaseURL != nil && *p.DatabaseURL != "" {
-			if err := refuseOperatorURL(ctx, *p.DatabaseURL); err != nil {
+			// Checked as the app would connect: a URL without user info
+			// is reached as the tenant's role.
+			u, err := withRole(*p.DatabaseURL, t.Placement.RoleName, t.Placement.RolePassword)
+			if err == nil {
+				err = refuseOperatorURL(ctx, u)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("updating tenant %q: %w", sub, err)
 			}
 		}

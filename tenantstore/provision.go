@@ -298,8 +298,9 @@ func (p *provisioner) createPlaced(ctx context.Context, t *Tenant, undo *[]func(
 }
 
 // drop drops t's database and, when it has one, its login role. A database
-// reached as the tenant's role on another server (after a move) is dropped,
-// with its role, with the template's credentials on that server; any other
+// reached as the tenant's role by a URL without credentials (after a move,
+// or a create through an operator URL) is dropped, with its role, with the
+// template's credentials on that server; any other
 // explicitly placed database on its own server with the credentials of its
 // URL.
 func (p *provisioner) drop(ctx context.Context, t *Tenant) error {

@@ -53,7 +53,7 @@ func (p *provisioner) createOwned(ctx context.Context, t *Tenant, operator strin
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	role, password, err := CreateLoginRole(ctx, conn, t.DatabaseName)
+	role, password, err := CreateLoginRole(ctx, conn, DatabaseName("", t.DatabaseName))
 	if err != nil {
 		return err
 	}

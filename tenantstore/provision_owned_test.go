@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -251,5 +252,44 @@ func TestProvisionPrivilegedURLAdoptsExisting(t *testing.T) {
 				t.Errorf("after a failure after %s: role %s is left", step, tn.Placement.RoleName)
 			}
 		})
+	}
+}
+
+// TestManagerPatchRefusesOperatorURL: a PATCH stores its database_url as
+// given, so one whose user may create roles is refused with a 400 naming
+// database_url and pointing at move; the URL of an unprivileged user, or
+// one without credentials (reached as the tenant's role), is accepted.
+func TestManagerPatchRefusesOperatorURL(t *testing.T) {
+	m := newTestManager(t, nil)
+	ctx := context.Background()
+	admin := testenv.Admin(t)
+	name := m.prov.prefix + "explicit"
+	tn, _, err := m.Create(ctx, CreateRequest{Name: "Acme", Subdomain: "acme", AdminEmail: "boss@acme.example.com",
+		Placement: Placement{URL: testenv.WithDatabase(testenv.PostgresURL(), name)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := m.prov.prefix + "other"
+	superURL := testenv.WithDatabase(testenv.PostgresURL(), other)
+	_, err = m.Update(ctx, "acme", Patch{DatabaseURL: &superURL})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Field != "database_url" || !strings.Contains(ve.Message, "move") {
+		t.Errorf("Update(database_url: superuser URL) = %v, want a ValidationError naming database_url pointing at move", err)
+	}
+
+	// The stored URL itself (no credentials): reached as acme's role.
+	same := tn.Placement.URL
+	if _, err := m.Update(ctx, "acme", Patch{DatabaseURL: &same}); err != nil {
+		t.Errorf("Update(database_url: the stored URL without credentials) = %v, want it accepted", err)
+	}
+	app := m.prov.prefix + "app"
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN PASSWORD 'app-pw'"); err != nil {
+		t.Fatal(err)
+	}
+	own, _ := url.Parse(superURL)
+	own.User = url.UserPassword(app, "app-pw")
+	ownURL := own.String()
+	if got, err := m.Update(ctx, "acme", Patch{DatabaseURL: &ownURL}); err != nil || got.Placement.URL != ownURL {
+		t.Errorf("Update(database_url: an unprivileged user's URL) = %v; want it stored as given", err)
 	}
 }
