@@ -293,3 +293,44 @@ func TestManagerPatchRefusesOperatorURL(t *testing.T) {
 		t.Errorf("Update(database_url: an unprivileged user's URL) = %v; want it stored as given", err)
 	}
 }
+
+// TestProvisionCreateRoleURLGetsOwnRole: a user with CREATEROLE (not a
+// superuser) is an operator too; the tenant's role, not that user, owns the
+// database, and a failed create is undone with that user's credentials.
+func TestProvisionCreateRoleURLGetsOwnRole(t *testing.T) {
+	p := newTestProvisioner(t, nil)
+	ctx := context.Background()
+	admin := testenv.Admin(t)
+	ops := p.prefix + "ops"
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{ops}.Sanitize()+" LOGIN CREATEROLE CREATEDB PASSWORD 'ops-pw'"); err != nil {
+		t.Fatal(err)
+	}
+	opsURL := func(db string) string {
+		u, _ := url.Parse(testenv.WithDatabase(testenv.PostgresURL(), db))
+		u.User = url.UserPassword(ops, "ops-pw")
+		return u.String()
+	}
+	p.failAfter = func(s string) error {
+		if s == stepAdminUser {
+			return errors.New("injected failure")
+		}
+		return nil
+	}
+	tn, err := provisionTenant(ctx, p, "failing", Placement{URL: opsURL(p.prefix + "failing")})
+	p.failAfter = nil
+	if err == nil || tn.Placement.RoleName == "" || exists(t, admin, "database", p.prefix+"failing") || exists(t, admin, "role", tn.Placement.RoleName) {
+		t.Errorf("failed create through a CREATEROLE user = %v, role %q; want an error and no database or role left", err, tn.Placement.RoleName)
+	}
+
+	name := p.prefix + "explicit"
+	tn, err = provisionTenant(ctx, p, "explicit", Placement{URL: opsURL(name)})
+	if err != nil {
+		t.Fatalf("create through a CREATEROLE user: %v", err)
+	}
+	if u, err := url.Parse(tn.Placement.URL); err != nil || u.User != nil || tn.Placement.RoleName == "" {
+		t.Errorf("placement %s role %q, want no credentials and a role", RedactURL(tn.Placement.URL), tn.Placement.RoleName)
+	}
+	if s := stateOf(t, name); s.owner != tn.Placement.RoleName || len(s.connectors) != 0 {
+		t.Errorf("database %s: owner %s, others with CONNECT %v; want %s and none", name, s.owner, s.connectors, tn.Placement.RoleName)
+	}
+}
