@@ -3,8 +3,6 @@ package tenantops
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -203,10 +201,10 @@ func (s serverDB) drop(ctx context.Context, name string) error {
 	return nil
 }
 
-// createRole creates a login role on the server with a fresh random
-// password, for a tenant to connect as: named base when that name is free,
-// otherwise base with a short random suffix. It returns the name and the
-// password.
+// createRole creates a login role on the server for a tenant to connect
+// as, with a fresh random password (see tenantstore.CreateLoginRole, which
+// provisioning uses too): named base when that name is free, otherwise base
+// with a short random suffix. It returns the name and the password.
 func (s serverDB) createRole(ctx context.Context, base string) (name, password string, err error) {
 	u, err := withDatabase(s.adminURL, "postgres")
 	if err != nil {
@@ -217,27 +215,7 @@ func (s serverDB) createRole(ctx context.Context, base string) (name, password s
 		return "", "", err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	password = randomHex(24)
-	for attempt := 0; attempt < 5; attempt++ {
-		name = base
-		if attempt > 0 {
-			name = tenantstore.DatabaseName("", base+"_"+randomHex(4))
-		}
-		var taken bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&taken); err != nil {
-			return "", "", fmt.Errorf("creating the tenant's role: %w", err)
-		}
-		if taken {
-			continue
-		}
-		// CREATE ROLE takes no parameters; the password is a quoted literal
-		// and never appears in an error (PostgreSQL does not echo it).
-		if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN PASSWORD "+quoteLiteral(password)); err != nil {
-			return "", "", fmt.Errorf("creating role %q: %w", name, err)
-		}
-		return name, password, nil
-	}
-	return "", "", fmt.Errorf("creating the tenant's role: no free name after %s", name)
+	return tenantstore.CreateLoginRole(ctx, conn, base)
 }
 
 // dropRole drops role name.
@@ -246,14 +224,4 @@ func (s serverDB) dropRole(ctx context.Context, name string) error {
 		return fmt.Errorf("dropping role %q: %w", name, err)
 	}
 	return nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
-	return hex.EncodeToString(b)
-}
-
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

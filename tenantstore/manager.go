@@ -215,7 +215,11 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, strin
 	if err := m.locate(ctx, t); err != nil {
 		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
 	}
-	if err := m.prov.create(ctx, t, req.AdminPassword, req.AdoptExisting); err != nil {
+	operator, err := m.prov.claim(ctx, t)
+	if err != nil {
+		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
+	}
+	if err := m.prov.create(ctx, t, operator, req.AdminPassword, req.AdoptExisting); err != nil {
 		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
 	}
 	return t, generated, nil
@@ -359,6 +363,17 @@ func (m *Manager) Update(ctx context.Context, sub string, p Patch) (*Tenant, err
 		if err := m.relocate(ctx, t, oldSub, oldServer, oldName, toTemplate); err != nil {
 			return nil, fmt.Errorf("updating tenant %q: %w", sub, err)
 		}
+		if p.DatabaseURL != nil && *p.DatabaseURL != "" {
+			// Checked as the app would connect: a URL without user info
+			// is reached as the tenant's role.
+			u, err := withRole(*p.DatabaseURL, t.Placement.RoleName, t.Placement.RolePassword)
+			if err == nil {
+				err = refuseOperatorURL(ctx, u)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("updating tenant %q: %w", sub, err)
+			}
+		}
 		err = m.store.Update(ctx, t)
 		if errors.Is(err, ErrStaleVersion) && p.Version == nil && attempt < maxUpdateRetries {
 			continue
@@ -413,6 +428,23 @@ func (m *Manager) applyPatch(t *Tenant, p Patch) error {
 			}
 		}
 		t.Placement.URL = *p.DatabaseURL
+	}
+	return nil
+}
+
+// refuseOperatorURL refuses, as a *ValidationError naming database_url, a
+// URL whose user is a superuser or may create roles: a PATCH stores its URL
+// as given, and the tenant would run with operator credentials (SPEC §9).
+// Moving the tenant does what the operator means, safely: a copy on that
+// server, reached as the tenant's own role. A URL that cannot be checked
+// is refused too.
+func refuseOperatorURL(ctx context.Context, rawURL string) error {
+	privileged, err := mayCreateRoles(ctx, rawURL)
+	if err != nil {
+		return invalid("database_url", "could not be checked (%v); a tenant's URL is accepted only once its user is known not to be a superuser or allowed to create roles", err)
+	}
+	if privileged {
+		return invalid("database_url", "names a user who is a superuser or may create roles, and a tenant never runs with such credentials; to put the tenant on that server use move (tenantctl move --new-url, POST /api/tenants/{subdomain}/move), which gives it its own role there, or give the URL of a role without those privileges")
 	}
 	return nil
 }

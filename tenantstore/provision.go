@@ -105,12 +105,15 @@ func (p *provisioner) explicit(t *Tenant) bool {
 // first admin user → active. Any failure undoes every earlier step, even
 // when ctx is cancelled.
 //
-// With an explicit placement the database named in its URL is created on
-// that server with the URL's credentials when it does not exist (and
-// dropped again on failure only then; t.DatabaseOwned records it); no role
-// is created. An existing database that holds tables is refused with
-// ErrDatabaseInUse unless adopt.
-func (p *provisioner) create(ctx context.Context, t *Tenant, adminPassword string, adopt bool) (err error) {
+// With an explicit placement and operator (the URL that claim found to hold
+// the credentials of a user who may create roles), the tenant gets its own
+// login role on that server, owner of the database (see createOwned).
+// Otherwise the database named in its URL is created on that server with
+// the URL's credentials when it does not exist (and dropped again on
+// failure only then; t.DatabaseOwned records it); no role is created. An
+// existing database that holds tables is refused with ErrDatabaseInUse
+// unless adopt.
+func (p *provisioner) create(ctx context.Context, t *Tenant, operator, adminPassword string, adopt bool) (err error) {
 	var undo []func(context.Context) error
 	defer func() {
 		if err == nil {
@@ -151,7 +154,14 @@ func (p *provisioner) create(ctx context.Context, t *Tenant, adminPassword strin
 	}
 
 	var tenantURL string
-	if p.explicit(t) {
+	if operator != "" {
+		if err := p.createOwned(ctx, t, operator, adopt, &undo, after); err != nil {
+			return err
+		}
+		if tenantURL, err = p.dsn.URL(t); err != nil {
+			return err
+		}
+	} else if p.explicit(t) {
 		if tenantURL, err = p.dsn.URL(t); err != nil {
 			return err
 		}
@@ -288,8 +298,9 @@ func (p *provisioner) createPlaced(ctx context.Context, t *Tenant, undo *[]func(
 }
 
 // drop drops t's database and, when it has one, its login role. A database
-// reached as the tenant's role on another server (after a move) is dropped,
-// with its role, with the template's credentials on that server; any other
+// reached as the tenant's role by a URL without credentials (after a move,
+// or a create through an operator URL) is dropped, with its role, with the
+// template's credentials on that server; any other
 // explicitly placed database on its own server with the credentials of its
 // URL.
 func (p *provisioner) drop(ctx context.Context, t *Tenant) error {

@@ -39,7 +39,11 @@ func provisionTenant(ctx context.Context, p *provisioner, sub string, pl Placeme
 	if err := p.place(ctx, tn); err != nil {
 		return nil, err
 	}
-	return tn, p.create(ctx, tn, "initial-pw", false)
+	operator, err := p.claim(ctx, tn)
+	if err != nil {
+		return nil, err
+	}
+	return tn, p.create(ctx, tn, operator, "initial-pw", false)
 }
 
 func exists(t *testing.T, admin *pgx.Conn, kind, name string) bool {

@@ -63,7 +63,7 @@ type Tenant struct {
 // Placement says where a tenant's database lives. With every field empty the
 // database is on the server of TENANT_DATABASE_TEMPLATE; URL names it fully
 // (a URL without user info, with RoleName set, is reached as that role: what
-// a move or a restore leaves);
+// a move, a restore or a create through an operator's URL leaves);
 // Host/Port/User/PasswordEnv name it in parts (the password itself stays in
 // the named environment variable and is never stored). RoleName and
 // RolePassword are the login role that provisioning created for this tenant,

@@ -27,9 +27,13 @@ func (a *app) createCommand() *cobra.Command {
 		Long: `Create a tenant. Without --database-* flags its database is made on the server of
 TENANT_DATABASE_TEMPLATE, copied from a pre-migrated template, with a login role that
 may connect to that database only; when a renamed or deleted tenant still holds the
-derived name, a short suffix makes a fresh one. With --database-url (or
+derived name, a short suffix makes a fresh one. With --database-url whose user is a
+superuser or may create roles, those credentials only do the work, as for move: the
+tenant gets its own login role on that server, owner of the database (created when
+missing, or given to it) and of its objects, which only it may connect to, and the URL
+is stored without user and password. With any other --database-url (or
 host/port/user/name, or TENANT_<SUB>_DATABASE_URL) the database named there is created
-on that server with those credentials when missing, and no role is made; an existing
+on that server with those credentials when missing, and no role is made. An existing
 database that already holds tables, or that another tenant uses, is refused unless
 --adopt-existing (which still refuses one of another tenant). The first admin's
 password is read from --admin-password-env, or generated and printed once.`,
@@ -75,7 +79,7 @@ password is read from --admin-password-env, or generated and printed once.`,
 	f.IntVar(&maxUsers, "max-users", tenantstore.DefaultMaxUsers, "user limit")
 	f.BoolVar(&multi, "multi-location", false, "the tenant has several locations")
 	f.StringVar(&pwEnv, "admin-password-env", "", "read the first admin's password from this environment variable")
-	f.StringVar(&dbURL, "database-url", "", "explicit database URL (its password is stored; prefer --database-password-env)")
+	f.StringVar(&dbURL, "database-url", "", "explicit database URL: a user who may create roles only does the work (the tenant gets its own role); any other URL is stored as given, password included (prefer --database-password-env)")
 	f.StringVar(&dbHost, "database-host", "", "database server host")
 	f.IntVar(&dbPort, "database-port", 0, "database server port")
 	f.StringVar(&dbUser, "database-user", "", "database user")
