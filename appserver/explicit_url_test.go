@@ -1,10 +1,14 @@
 package appserver
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantgate/tenantgate/appserver/admin"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -57,26 +62,38 @@ func TestAdminExplicitPrivilegedURLGetsOwnRole(t *testing.T) {
 	t.Cleanup(stop)
 	res.Start(runCtx)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	admin, err := NewAdmin(AdminConfig{Manager: mgr, Tokens: []string{testAdminToken}, Logger: logger})
+	adminToken := "tga_" + hex.EncodeToString(randomBytes(24))
+	adm, err := admin.New(admin.Config{Manager: mgr, Tokens: []string{adminToken}, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(admin.Close)
+	t.Cleanup(adm.Close)
 	keys := []tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}
 	signer, _ := tenanttoken.NewSigner(keys)
 	verifier, _ := tenanttoken.NewVerifier(keys)
 	srv, err := New(Config{Verifier: verifier, Tenants: res, Locations: store, DSN: controlPlaneDSN(t, store, dsn.URL),
-		AdminRoutes: admin.Routes, Logger: logger, BcryptCost: bcrypt.MinCost})
+		Admin: adm, Logger: logger, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
 	res.OnChange(srv.TenantChanged)
 	app := &env{t: t, signer: signer, srv: srv, handler: srv.AppHandler()}
+	adminHandler := srv.AdminHandler()
 	api := func(method, path string, body any) response {
 		t.Helper()
-		e := &adminEnv{t: t, handler: srv.AdminHandler()}
-		return e.api(method, path, body)
+		var rd io.Reader
+		if body != nil {
+			raw, _ := json.Marshal(body)
+			rd = bytes.NewReader(raw)
+		}
+		req := httptest.NewRequest(method, path, rd)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		rec := httptest.NewRecorder()
+		adminHandler.ServeHTTP(rec, req)
+		res := response{Status: rec.Code, Raw: rec.Body.Bytes()}
+		_ = json.Unmarshal(res.Raw, &res.Body)
+		return res
 	}
 
 	created := api(http.MethodPost, "/api/tenants", map[string]any{"name": "Globex", "subdomain": "globex", "admin_email": "boss@globex.example.com"})
@@ -244,6 +261,17 @@ func roleExists(t *testing.T, name string) bool {
 	var ok bool
 	if err := testenv.Admin(t).QueryRow(context.Background(),
 		"SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// databaseExists reports whether the shared test server has database name.
+func databaseExists(t *testing.T, name string) bool {
+	t.Helper()
+	var ok bool
+	if err := testenv.Admin(t).QueryRow(context.Background(),
+		"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&ok); err != nil {
 		t.Fatal(err)
 	}
 	return ok
