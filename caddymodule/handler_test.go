@@ -56,6 +56,7 @@ func testTenants() map[string]*tenantstore.Tenant {
 		"globex.example.com": {ID: "22222222-2222-2222-2222-222222222222", Name: "Globex", Subdomain: "globex", Status: tenantstore.StatusSuspended},
 		"initech.example.com": {ID: "33333333-3333-3333-3333-333333333333", Name: "Initech", Subdomain: "initech",
 			Status: tenantstore.StatusMaintenance},
+		"hooli.example.com": {ID: "44444444-4444-4444-4444-444444444444", Name: "Hooli", Subdomain: "hooli", Status: tenantstore.StatusProvisioning},
 	}
 }
 
@@ -312,8 +313,9 @@ func TestPermission(t *testing.T) {
 		{"verified custom domain of an active tenant", "shop.acme.test", nil, true},
 		{"admin host", "admin.example.com", nil, true},
 		{"admin host while the store is down", "admin.example.com", tenantstore.ErrUnavailable, true},
-		{"suspended tenant", "globex.example.com", nil, false},
-		{"tenant in maintenance", "initech.example.com", nil, false},
+		{"suspended tenant (its 403 page needs a handshake)", "globex.example.com", nil, true},
+		{"tenant in maintenance (its 503 page needs a handshake)", "initech.example.com", nil, true},
+		{"tenant still provisioning", "hooli.example.com", nil, false},
 		{"unknown name", "nobody.example.com", nil, false},
 		{"invalid name", "a..example.com", nil, false},
 		{"store unavailable, nothing known", "acme.example.com", tenantstore.ErrUnavailable, false},

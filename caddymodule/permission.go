@@ -16,9 +16,12 @@ func init() {
 }
 
 // Permission is the "tls.permission.tenant" on-demand TLS permission module.
-// It allows a certificate for <subdomain>.<base_domain> of an active tenant,
-// for a verified custom domain of an active tenant, and for the admin host;
-// nothing else. Answers come from the tenant app's shared resolver, so a
+// It allows a certificate for <subdomain>.<base_domain> of a known tenant
+// (active, suspended or in maintenance), for a verified custom domain of
+// such a tenant, and for the admin host; nothing else. A suspended tenant or
+// one in maintenance gets its certificate so that the browser shows the
+// handler's 403 or 503 page rather than a TLS error; an unknown name, one
+// still provisioning, or any name while nothing is known about it gets none. Answers come from the tenant app's shared resolver, so a
 // flood of unknown names costs one cached negative lookup each, and names
 // already known keep their answer through a Redis or PostgreSQL outage.
 //
@@ -67,10 +70,13 @@ func (p *Permission) CertificateAllowed(ctx context.Context, name string) error 
 	if err != nil {
 		return fmt.Errorf("%q: %w: %w", name, caddytls.ErrPermissionDenied, err)
 	}
-	if t.Status != tenantstore.StatusActive {
-		return fmt.Errorf("%q: %w: tenant %s is %s", name, caddytls.ErrPermissionDenied, t.Subdomain, t.Status)
+	switch t.Status {
+	case tenantstore.StatusActive, tenantstore.StatusSuspended, tenantstore.StatusMaintenance:
+		// The handler answers the latter two with their error page, which
+		// needs a completed handshake to be seen.
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%q: %w: tenant %s is %s", name, caddytls.ErrPermissionDenied, t.Subdomain, t.Status)
 }
 
 // UnmarshalCaddyfile sets up the module from `permission tenant`; it takes
