@@ -226,12 +226,18 @@ if ! "$TG_RUN_DIR/bin/demoseed" -edge "http://127.0.0.1:$HTTP_PORT" -base-domain
 	seed_note="   (seeding failed: see above)"
 fi
 
-# Everything tenantctl needs to reach this stack, for the operator's shell.
+# Everything tenantctl (or a second caddy/appserver) needs to reach this
+# stack, for the operator's shell: `. .run/stack.env` exports it. The Redis
+# key prefix is written even when it is the default, so a shell that has
+# another one set cannot publish into another deployment's namespace.
 STACK_ENV=$TG_RUN_DIR/stack.env
 (
 	umask 077
-	for k in DATABASE_URL REDIS_URL BASE_DOMAIN ADMIN_TOKENS TENANT_SIGNING_KEYS CACHE_KEY TENANT_DB_PREFIX TENANT_DATABASE_TEMPLATE; do
-		if [[ -n ${!k:-} ]]; then printf '%s=%q\n' "$k" "${!k}"; fi
+	REDIS_KEY_PREFIX=${REDIS_KEY_PREFIX:-tenantgate:}
+	for k in DATABASE_URL REDIS_URL REDIS_KEY_PREFIX BASE_DOMAIN ADMIN_TOKENS TENANT_SIGNING_KEYS CACHE_KEY BACKUP_KEY \
+		BACKUP_DIR TENANT_DB_PREFIX TENANT_DATABASE_TEMPLATE TENANT_DATABASE_HOSTS RESERVED_SUBDOMAINS \
+		HTTP_PORT HTTPS_PORT CADDY_ADMIN $(compgen -v | grep -E '^TENANT_[A-Z0-9_]+_DATABASE_URL$' || true); do
+		if [[ -n ${!k:-} ]]; then printf 'export %s=%q\n' "$k" "${!k}"; fi
 	done >"$STACK_ENV"
 )
 

@@ -60,7 +60,10 @@ func TestMakeRun(t *testing.T) {
 
 	controlURL := testenv.NewDatabase(t)
 	prefix := testenv.TenantPrefix(t)
-	redisURL := redisURLWithDB(t)
+	// A key prefix of its own, as a deployment that moved it has: the
+	// operator's second shell must publish under it too (issue 13 item 8).
+	keyPrefix := testenv.KeyPrefix(t)
+	redisURL := redisURLWithDB(t, keyPrefix)
 	tmp := t.TempDir()
 	password := "demo-" + testenv.UniqueName("")
 
@@ -84,6 +87,7 @@ func TestMakeRun(t *testing.T) {
 		"APP_UPSTREAMS":       "",
 		"ADMIN_UPSTREAMS":     "",
 		"BASE_DOMAIN":         "localhost",
+		"REDIS_KEY_PREFIX":    keyPrefix,
 		// Not the outer make's jobserver: make run is a make of its own.
 		"MAKEFLAGS": "",
 		"MFLAGS":    "",
@@ -103,6 +107,11 @@ func TestMakeRun(t *testing.T) {
 			}
 
 			got := checkStack(t, p, filepath.Join(tmp, "data"), password)
+			if round == 1 {
+				t.Run("suspend from a second shell reaches the edge within 1 s", func(t *testing.T) {
+					secondShell(t, root, s.runDir, keyPrefix, p)
+				})
+			}
 			if counts == nil {
 				counts = got
 			} else {
@@ -200,6 +209,72 @@ func checkStack(t *testing.T, p ports, dataHome, password string) map[string]int
 		}
 	})
 	return counts
+}
+
+// secondShell does what the banner tells an operator to do in another
+// shell: source .run/stack.env (in a shell whose environment has nothing of
+// the stack's, and a stale REDIS_KEY_PREFIX of another deployment), run
+// tenantctl suspend, and see the edge refuse the tenant within 1 s; then
+// activate it again and see it served.
+func secondShell(t *testing.T, root, runDir, keyPrefix string, p ports) {
+	t.Helper()
+	stackEnv := filepath.Join(runDir, "stack.env")
+	b, err := os.ReadFile(stackEnv)
+	if err != nil {
+		t.Fatalf("reading %s: %v", stackEnv, err)
+	}
+	for _, want := range []string{"DATABASE_URL=", "REDIS_URL=", "REDIS_KEY_PREFIX=" + keyPrefix, "TENANT_SIGNING_KEYS=", "TENANT_DB_PREFIX=", "BASE_DOMAIN="} {
+		if !strings.Contains(string(b), "export "+want) {
+			t.Errorf("%s lacks export %s…", stackEnv, want)
+		}
+	}
+	if st, err := os.Stat(stackEnv); err == nil && st.Mode().Perm()&0o077 != 0 {
+		t.Errorf("%s has mode %v, want it private to its owner (it holds secrets)", stackEnv, st.Mode().Perm())
+	}
+	tenantctl := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("bash", "-c", `. "$1" && shift && exec bin/tenantctl "$@"`, "_", stackEnv)
+		cmd.Args = append(cmd.Args, args...)
+		cmd.Dir = root
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "REDIS_KEY_PREFIX=another-deployment:"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("second shell: tenantctl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if strings.Contains(string(out), "warning") {
+			t.Errorf("second shell: tenantctl %s warned:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	c := newClient("http", "globex.localhost", p, nil)
+	status := func() int {
+		resp, err := c.http.Get(c.base + "/login")
+		if err != nil {
+			t.Fatalf("GET %s/login: %v", c.base, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor := func(what string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for {
+			got := status()
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET %s/login = %d 1 s after %s, want %d", c.base, got, what, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("GET %s/login before the suspend = %d, want 200", c.base, got)
+	}
+	tenantctl("suspend", "globex")
+	waitFor("tenantctl suspend globex", http.StatusForbidden)
+	tenantctl("activate", "globex")
+	waitFor("tenantctl activate globex", http.StatusOK)
 }
 
 func startStack(t *testing.T, root string, env map[string]string, p ports) *stack {
@@ -383,8 +458,8 @@ func freePorts(t *testing.T) ports {
 
 // redisURLWithDB returns the test Redis URL with a Redis database of its own
 // (1–15), so the stack's cache keys cannot meet those of a `make run` of the
-// developer's; its keys are deleted at the end.
-func redisURLWithDB(t *testing.T) string {
+// developer's; its keys (under keyPrefix) are deleted at the end.
+func redisURLWithDB(t *testing.T, keyPrefix string) string {
 	t.Helper()
 	u, err := url.Parse(testenv.RedisURL())
 	if err != nil {
@@ -402,7 +477,7 @@ func redisURLWithDB(t *testing.T) string {
 			t.Errorf("cleanup: selecting Redis database %d: %v", db, err)
 			return
 		}
-		iter := c.Scan(ctx, 0, "tenantgate:*", 1000).Iterator()
+		iter := c.Scan(ctx, 0, keyPrefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			c.Del(ctx, iter.Val())
 		}
