@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -48,6 +49,15 @@ type app struct {
 	lookupTXT  func(ctx context.Context, name string) ([]string, error)
 	bcryptCost int
 	notifier   tenantstore.Notifier // instead of the Redis publisher
+
+	// The terminal: main sets these from os.Stdin and os.Stderr; tests
+	// set them to drive prompts and progress bars.
+	stdin       io.Reader
+	interactive bool // stdin and stderr are a terminal: confirmations are asked
+	tty         bool // stderr is a terminal: progress is a bar
+
+	// Global flags.
+	yes, verbose bool
 
 	store *tenantstore.Store
 	mgr   *tenantstore.Manager
@@ -97,19 +107,8 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	if errors.Is(err, silentFailure) {
 		return exitFailed
 	}
-	code := exitFailed
-	var ue usageError
-	var ve *tenantstore.ValidationError
-	msg := err.Error()
-	if errors.As(err, &ue) || errors.As(err, &ve) || strings.HasPrefix(msg, "unknown command") ||
-		strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand flag") ||
-		strings.HasPrefix(msg, "required flag") || strings.HasPrefix(msg, "invalid argument") {
-		code = exitUsage
-	}
-	fmt.Fprintf(a.stderr, "tenantctl: %s\n", msg)
-	if hint := a.hint(err, code); hint != "" {
-		fmt.Fprintf(a.stderr, "  %s\n", hint)
-	}
+	code := exitCode(err)
+	a.report(err, code)
 	return code
 }
 
@@ -118,6 +117,8 @@ func (a *app) hint(err error, code int) string {
 	switch {
 	case code == exitUsage:
 		return "run 'tenantctl help' or 'tenantctl <command> --help' for usage"
+	case errors.Is(err, errNotConfirmed):
+		return "run it again and confirm, or pass --yes"
 	case errors.Is(err, tenantstore.ErrStaleVersion):
 		return "the tenant changed meanwhile; run the command again"
 	case errors.Is(err, tenantstore.ErrDatabaseInUse):
@@ -127,6 +128,12 @@ func (a *app) hint(err error, code int) string {
 	case errors.Is(err, tenantstore.ErrUnavailable):
 		return fmt.Sprintf("check that PostgreSQL is running at DATABASE_URL (%s) and the tenant database servers",
 			tenantstore.RedactURL(a.env("DATABASE_URL", defaultDatabaseURL)))
+	case errors.Is(err, tenantstore.ErrConflict):
+		return "run 'tenantctl show <subdomain>' to see the tenant as it is now"
+	}
+	var netErr *net.OpError
+	if errors.As(err, &netErr) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "dial error") {
+		return "check that the database server is running and reachable; 'tenantctl check' tests every tenant database, 'tenantctl show <subdomain>' shows where one lives"
 	}
 	return ""
 }
@@ -137,12 +144,20 @@ func (a *app) rootCommand() *cobra.Command {
 		Short:         "Manage tenantgate tenants, their databases and migrations",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE:          needSubcommand,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help() // a first look: what can it do?
+			}
+			return needSubcommand(cmd, args)
+		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().BoolVarP(&a.yes, "yes", "y", false, "do not ask for confirmation on a terminal (without a terminal tenantctl never asks)")
+	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "print the full error chain when something fails")
 	root.AddCommand(a.createCommand(), a.listCommand(), a.showCommand(),
 		a.statusCommand("suspend", tenantstore.StatusSuspended), a.statusCommand("activate", tenantstore.StatusActive),
-		a.deleteCommand(), a.locationsCommand(), a.domainsCommand(), a.migrateCommand(), a.checkCommand())
+		a.statusCommand("maintenance", tenantstore.StatusMaintenance), a.renameCommand(),
+		a.deleteCommand(), a.locationsCommand(), a.domainsCommand(), a.migrateCommand(), a.checkCommand(), a.jobsCommand())
 	for _, f := range extraCommands {
 		root.AddCommand(f(a))
 	}

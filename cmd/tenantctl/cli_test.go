@@ -145,7 +145,6 @@ func contains(list []string, v string) bool {
 func TestCLIUsageErrors(t *testing.T) {
 	c := newCLI(t)
 	for _, args := range [][]string{
-		{},
 		{"bogus"},
 		{"list", "--bogus"},
 		{"show"},

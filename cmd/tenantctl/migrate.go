@@ -1,8 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -16,10 +17,10 @@ var progressThreshold = 10
 
 func (a *app) migrateCommand() *cobra.Command {
 	var tenant string
-	var check bool
+	var check, asJSON bool
 	var parallel int
 	cmd := &cobra.Command{
-		Use:   "migrate [--tenant SUB] [--check] [--parallel N]",
+		Use:   "migrate [--tenant SUB] [--check] [--parallel N] [--json]",
 		Short: "Apply pending tenant migrations (or, with --check, report who is behind)",
 		Long: `Apply the pending tenant migrations to every tenant database (or one with --tenant),
 up to --parallel at once, each migration in its own transaction. A failing tenant is
@@ -47,28 +48,29 @@ changes and the exit code is 1 when any tenant is behind or unreachable.`,
 					}
 				}
 			}
-			var done, failed atomic.Int64
+			var mu sync.Mutex
+			var count *counter
+			if total >= progressThreshold {
+				count = a.newCounter("migrate", total)
+			}
 			start := time.Now()
 			progress := func(r tenantstore.MigrateResult) {
-				n := done.Add(1)
-				if r.Err != nil {
-					failed.Add(1)
-				}
-				if total < progressThreshold {
+				if count == nil {
 					return
 				}
-				if isTerminal(a.stderr) {
-					fmt.Fprintf(a.stderr, "\rmigrate: %d/%d tenants, %d failed", n, total, failed.Load())
-				} else if n%int64(max(total/10, 1)) == 0 || n == int64(total) {
-					fmt.Fprintf(a.stderr, "migrate: %d/%d tenants, %d failed\n", n, total, failed.Load())
-				}
+				mu.Lock()
+				count.add(r.Err != nil)
+				mu.Unlock()
 			}
 			results, err := mgr.Migrate(ctx, tenantstore.MigrateOptions{Tenant: tenant, Check: check, Parallel: parallel, Progress: progress})
-			if total >= progressThreshold && isTerminal(a.stderr) {
-				fmt.Fprintln(a.stderr)
+			if count != nil {
+				count.finish()
 			}
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				return a.printMigrateJSON(results, check)
 			}
 			return a.printMigrate(results, check, time.Since(start))
 		},
@@ -76,6 +78,7 @@ changes and the exit code is 1 when any tenant is behind or unreachable.`,
 	cmd.Flags().StringVar(&tenant, "tenant", "", "only the tenant with this subdomain")
 	cmd.Flags().BoolVar(&check, "check", false, "change nothing; exit 1 when any tenant is behind or unreachable")
 	cmd.Flags().IntVar(&parallel, "parallel", tenantstore.DefaultParallel, "tenants migrated at once")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per tenant and line instead of the table")
 	return cmd
 }
 
@@ -120,6 +123,7 @@ func (a *app) printMigrate(results []tenantstore.MigrateResult, check bool, took
 
 func (a *app) checkCommand() *cobra.Command {
 	var parallel int
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Connect to every tenant database and print its latency; exit 1 when any is unreachable",
@@ -135,6 +139,9 @@ func (a *app) checkCommand() *cobra.Command {
 			results := mgr.Check(cmd.Context(), parallel)
 			if len(results) == 1 && results[0].Subdomain == "" && results[0].Err != nil {
 				return results[0].Err
+			}
+			if asJSON {
+				return a.printCheckJSON(results)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			bad := 0
@@ -156,5 +163,74 @@ func (a *app) checkCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&parallel, "parallel", tenantstore.DefaultParallel, "databases checked at once")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per tenant and line instead of the table")
 	return cmd
+}
+
+// migrateLine is one tenant of 'migrate --json'.
+type migrateLine struct {
+	Subdomain  string `json:"subdomain"`
+	Status     string `json:"status"` // migrated, up_to_date, behind, failed
+	From       int64  `json:"from_version"`
+	To         int64  `json:"version"`
+	Latest     int64  `json:"latest_version"`
+	Applied    int    `json:"applied"`
+	DurationMS int64  `json:"duration_ms"`
+	Error      string `json:"error,omitempty"`
+}
+
+// printMigrateJSON prints one JSON object per tenant on stdout and, as the
+// table does, exits 1 when any failed (or, with check, is behind).
+func (a *app) printMigrateJSON(results []tenantstore.MigrateResult, check bool) error {
+	enc := json.NewEncoder(a.stdout)
+	var failed, behind int
+	for _, r := range results {
+		l := migrateLine{Subdomain: r.Subdomain, Status: "up_to_date", From: r.From, To: r.To, Latest: r.Latest,
+			Applied: r.Applied, DurationMS: r.Duration.Milliseconds()}
+		switch {
+		case r.Err != nil:
+			failed++
+			l.Status, l.Error = "failed", r.Err.Error()
+		case check && r.Behind():
+			behind++
+			l.Status = "behind"
+		case r.Applied > 0:
+			l.Status = "migrated"
+		}
+		if err := enc.Encode(l); err != nil {
+			return err
+		}
+	}
+	if failed > 0 || behind > 0 {
+		fmt.Fprintf(a.stderr, "tenantctl: %d tenant(s) failed, %d behind\n", failed, behind)
+		return silentFailure
+	}
+	return nil
+}
+
+// printCheckJSON prints one JSON object per tenant database on stdout; the
+// exit code is 1 when any is unreachable.
+func (a *app) printCheckJSON(results []tenantstore.CheckResult) error {
+	enc := json.NewEncoder(a.stdout)
+	bad := 0
+	for _, r := range results {
+		l := struct {
+			Subdomain string  `json:"subdomain"`
+			Status    string  `json:"status"` // ok, unreachable
+			LatencyMS float64 `json:"latency_ms,omitempty"`
+			Error     string  `json:"error,omitempty"`
+		}{Subdomain: r.Subdomain, Status: "ok", LatencyMS: float64(r.Latency.Microseconds()) / 1000}
+		if r.Err != nil {
+			bad++
+			l.Status, l.LatencyMS, l.Error = "unreachable", 0, r.Err.Error()
+		}
+		if err := enc.Encode(l); err != nil {
+			return err
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(a.stderr, "tenantctl: %d tenant database(s) unreachable\n", bad)
+		return silentFailure
+	}
+	return nil
 }

@@ -76,13 +76,15 @@ func (a *app) manifestKeys() ([][]byte, error) {
 	return keys, err
 }
 
-// progress records each step of an operation in its job and prints it on
-// stderr.
-func (a *app) progress(op, sub string, record func(string)) func(string) {
+// progress records each step of an operation in its job and shows it: a
+// spinner naming the step on a terminal, nothing otherwise (the command
+// prints one line when it ends). The returned stop clears the spinner.
+func (a *app) progress(op, sub string, record func(string)) (func(string), func()) {
+	s := a.newStepper(op + " " + sub)
 	return func(step string) {
 		record(step)
-		fmt.Fprintf(a.stderr, "tenantctl: %s %s: %s\n", op, sub, step)
-	}
+		s.step(op+" "+sub, step)
+	}, s.finish
 }
 
 func (a *app) backupCommand() *cobra.Command {
@@ -99,7 +101,9 @@ func (a *app) backupCommand() *cobra.Command {
 			}
 			var res *tenantops.BackupResult
 			_, err = jobs.Run(ctx, tenantops.KindBackup, sub, func(ctx context.Context, progress func(string)) (any, error) {
-				r, err := ops.Backup(ctx, sub, dir, a.progress("backup", sub, progress))
+				show, stop := a.progress("backup", sub, progress)
+				defer stop()
+				r, err := ops.Backup(ctx, sub, dir, show)
 				res = r
 				return r, err
 			})
@@ -133,9 +137,15 @@ func (a *app) restoreCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.confirm(fmt.Sprintf("Restore %s into tenant %s? The tenant switches to the restored copy; changes made since the backup are no longer served.",
+				shown(file), shown(sub)), ""); err != nil {
+				return err
+			}
 			var res *tenantops.RestoreResult
 			_, err = jobs.Run(ctx, tenantops.KindRestore, sub, func(ctx context.Context, progress func(string)) (any, error) {
-				r, err := ops.Restore(ctx, sub, file, tenantops.RestoreOptions{DropOld: dropOld}, a.progress("restore", sub, progress))
+				show, stop := a.progress("restore", sub, progress)
+				defer stop()
+				r, err := ops.Restore(ctx, sub, file, tenantops.RestoreOptions{DropOld: dropOld}, show)
 				res = r
 				return r, err
 			})
@@ -181,9 +191,14 @@ func (a *app) moveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.confirm(fmt.Sprintf("Move tenant %s to another database? It is in maintenance (503) while its data is copied.", shown(sub)), ""); err != nil {
+				return err
+			}
 			var res *tenantops.MoveResult
 			_, err = jobs.Run(ctx, tenantops.KindMove, sub, func(ctx context.Context, progress func(string)) (any, error) {
-				r, err := ops.Move(ctx, sub, newURL, tenantops.MoveOptions{}, a.progress("move", sub, progress))
+				show, stop := a.progress("move", sub, progress)
+				defer stop()
+				r, err := ops.Move(ctx, sub, newURL, tenantops.MoveOptions{}, show)
 				res = r
 				return r, err
 			})

@@ -110,13 +110,12 @@ func TestCLIOperationsExitCodes(t *testing.T) {
 			}
 		})
 	}
-	// A missing TXT record fails verification and names the record to publish.
-	// (Manager.VerifyDomain reports it as a *ValidationError, so the exit
-	// code is currently 2 rather than 1; reported to its owner.)
+	// A missing TXT record fails verification (exit 1: the usage was
+	// right) and names the record to publish.
 	c.must(0, "domains", "add", "acme", "www.acme.test")
 	code, _, errs := c.run("domains", "verify", "acme", "www.acme.test")
-	if code == exitOK || !strings.Contains(errs, "_tenantgate.www.acme.test") {
-		t.Errorf("domains verify without TXT record = exit %d, stderr %q; want a failure naming the record", code, errs)
+	if code != exitFailed || !strings.Contains(errs, "_tenantgate.www.acme.test") {
+		t.Errorf("domains verify without TXT record = exit %d, stderr %q; want 1 and the record named", code, errs)
 	}
 	out, _ := c.must(0, "show", "acme", "--json")
 	if !strings.Contains(out, `"status":"active"`) {

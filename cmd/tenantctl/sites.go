@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -100,7 +102,16 @@ func (a *app) domainsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, ok := tenantstore.NormalizeHost(strings.TrimSpace(args[1])); !ok {
+				return usageError{fmt.Errorf("%q is not a host name such as shop.example.com", args[1])}
+			}
 			d, err := mgr.VerifyDomain(cmd.Context(), args[0], args[1])
+			var ve *tenantstore.ValidationError
+			if errors.As(err, &ve) && ve.Field == "hostname" {
+				// The record is not published (or not visible) yet: the
+				// operation failed, the usage was right.
+				return failure{human(err, "%s is not verified: %s", shown(args[1]), ve.Message)}
+			}
 			if err != nil {
 				return err
 			}
@@ -116,12 +127,60 @@ func (a *app) domainsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.confirm(fmt.Sprintf("Remove %s from tenant %s? Requests for it stop reaching the tenant.", shown(args[1]), shown(args[0])), ""); err != nil {
+				return err
+			}
 			if err := mgr.RemoveDomain(cmd.Context(), args[0], args[1]); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "removed %s from tenant %s\n", args[1], args[0])
 			return nil
 		},
-	})
+	}, a.domainsListCommand())
+	return cmd
+}
+
+func (a *app) domainsListCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list <subdomain>",
+		Short: "List a tenant's custom domains, whether each is verified, and the TXT record that verifies it",
+		Args:  exactArgs(1, "<subdomain>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mgr, err := a.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			t, err := mgr.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				for _, d := range t.Domains {
+					out := struct {
+						tenantstore.Domain
+						TXTRecord string `json:"txt_record"`
+					}{d, tenantstore.VerificationRecord(d.Hostname)}
+					if err := enc.Encode(out); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if len(t.Domains) == 0 {
+				fmt.Fprintf(a.stdout, "tenant %s has no custom domains; add one with 'tenantctl domains add %s <hostname>'\n", t.Subdomain, t.Subdomain)
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "HOSTNAME\tSTATUS\tTXT RECORD\tVALUE")
+			for _, d := range t.Domains {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(d.Hostname), yesNo(d.Verified, "verified", "unverified"),
+					shown(tenantstore.VerificationRecord(d.Hostname)), shown(d.VerificationToken))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per domain and line")
 	return cmd
 }

@@ -215,15 +215,34 @@ func printTenant(w io.Writer, t *tenantstore.Tenant, locs []tenantstore.Location
 	tw.Flush()
 }
 
+// statusShort says what each status command does to the tenant's users.
+var statusShort = map[tenantstore.Status]string{
+	tenantstore.StatusSuspended:   "Suspend a tenant: its users get a 403 page until it is activated",
+	tenantstore.StatusActive:      "Activate a tenant: serve it again after a suspend or maintenance",
+	tenantstore.StatusMaintenance: "Put a tenant in maintenance: its users get a 503 page (Retry-After) until it is activated",
+}
+
 func (a *app) statusCommand(verb string, s tenantstore.Status) *cobra.Command {
 	return &cobra.Command{
 		Use:   verb + " <subdomain>",
-		Short: fmt.Sprintf("Set a tenant's status to %s", s),
+		Short: statusShort[s],
 		Args:  exactArgs(1, "<subdomain>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mgr, err := a.manager(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if s != tenantstore.StatusActive {
+				cur, err := mgr.Get(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if cur.Status == tenantstore.StatusActive {
+					if err := a.confirm(fmt.Sprintf("Tenant %s (%s) is active; set it %s, so that its users are refused?",
+						shown(cur.Subdomain), shown(cur.Name), s), ""); err != nil {
+						return err
+					}
+				}
 			}
 			t, err := mgr.SetStatus(cmd.Context(), args[0], s)
 			if err != nil {
@@ -253,7 +272,14 @@ func (a *app) deleteCommand() *cobra.Command {
 				return err
 			}
 			if t.Status != tenantstore.StatusSuspended {
-				return fmt.Errorf("tenant %q is %s: suspend it first (tenantctl suspend %s), then delete it", t.Subdomain, t.Status, t.Subdomain)
+				return human(nil, "tenant %q is %s: suspend it first (tenantctl suspend %s), then delete it", t.Subdomain, t.Status, t.Subdomain)
+			}
+			what := "its database is kept, detached"
+			if drop {
+				what = "its database " + shown(t.DatabaseName) + " and login role are dropped"
+			}
+			if err := a.confirm(fmt.Sprintf("Delete tenant %s (%s)? %s; this cannot be undone.", shown(t.Subdomain), shown(t.Name), what), t.Subdomain); err != nil {
+				return err
 			}
 			if backupTo != "" {
 				file, err := backupBeforeDelete(ctx, a, t, backupTo)
@@ -279,4 +305,37 @@ func (a *app) deleteCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&drop, "drop-database", false, "drop the tenant's database and login role (only when tenantgate created them for it; otherwise they are kept, detached)")
 	cmd.Flags().StringVar(&backupTo, "backup-to", "", "write a pg_dump (custom format) of the database into this directory first")
 	return cmd
+}
+
+func (a *app) renameCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rename <subdomain> <new-subdomain>",
+		Short: "Give a tenant a new subdomain (its old address stops answering at once)",
+		Long: `Give a tenant a new subdomain. Its users must use <new-subdomain>.BASE_DOMAIN from then
+on: the old address answers 404 as soon as the caches hear of the change. The tenant keeps
+its database, users and custom domains.`,
+		Args: exactArgs(2, "<subdomain> <new-subdomain>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			mgr, err := a.manager(ctx)
+			if err != nil {
+				return err
+			}
+			t, err := mgr.Get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if err := a.confirm(fmt.Sprintf("Rename tenant %s (%s) to %s? Its users lose the old address at once.",
+				shown(t.Subdomain), shown(t.Name), shown(args[1])), ""); err != nil {
+				return err
+			}
+			newSub := args[1]
+			t, err = mgr.Update(ctx, t.Subdomain, tenantstore.Patch{Subdomain: &newSub})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "tenant %s is now %s (https://%s.%s)\n", shown(args[0]), t.Subdomain, t.Subdomain, a.env("BASE_DOMAIN", defaultBaseDomain))
+			return nil
+		},
+	}
 }
