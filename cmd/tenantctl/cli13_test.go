@@ -159,6 +159,9 @@ func TestCLIConfirmation(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errs, "[y/N]") || !strings.Contains(errs, "nothing was changed") || !strings.Contains(errs, "--yes") {
 		t.Errorf("suspend answered n = exit %d, stderr %q; want 1, the question, nothing changed and --yes named", code, errs)
 	}
+	if strings.Contains(errs, "--verbose") {
+		t.Errorf("suspend answered n: stderr %q offers details where there are none", errs)
+	}
 	if s := status(); s != "active" {
 		t.Errorf("after a declined suspend acme is %s, want active", s)
 	}

@@ -92,7 +92,7 @@ type humanError struct {
 }
 
 func (e humanError) Error() string {
-	if e.err == nil {
+	if e.err == nil || e.err.Error() == e.msg {
 		return e.msg
 	}
 	return e.msg + ": " + e.err.Error()

@@ -274,9 +274,9 @@ func (a *app) deleteCommand() *cobra.Command {
 			if t.Status != tenantstore.StatusSuspended {
 				return human(nil, "tenant %q is %s: suspend it first (tenantctl suspend %s), then delete it", t.Subdomain, t.Status, t.Subdomain)
 			}
-			what := "its database is kept, detached"
+			what := "Its database is kept, detached"
 			if drop {
-				what = "its database " + shown(t.DatabaseName) + " and login role are dropped"
+				what = "Its database " + shown(t.DatabaseName) + " and login role are dropped"
 			}
 			if err := a.confirm(fmt.Sprintf("Delete tenant %s (%s)? %s; this cannot be undone.", shown(t.Subdomain), shown(t.Name), what), t.Subdomain); err != nil {
 				return err
