@@ -2,6 +2,8 @@ package pgstorage
 
 import (
 	"context"
+	"io/fs"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +25,7 @@ const (
 func newDB(t testing.TB) string {
 	t.Helper()
 	testenv.Integration(t)
-	url := testenv.NewDatabase(t) + "&pool_max_conns=4"
+	url := testenv.NewDatabase(t)
 	b := open(t, url, "", time.Second, time.Second)
 	if !b.schemaReady.Load() {
 		t.Fatal("schema not ready after newBackend")
@@ -44,6 +46,9 @@ func open(t testing.TB, url, keys string, lease, poll time.Duration) *backend {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if strings.HasPrefix(url, "postgres") && !strings.Contains(url, "pool_max_conns") {
+		url += "&pool_max_conns=4"
+	}
 	b, err := newBackend(ctx, settings{databaseURL: url, keys: kr, lease: lease, poll: poll}, logger)
 	if err != nil {
 		t.Fatalf("newBackend: %v", err)
@@ -57,3 +62,5 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func errNotExistSentinel() error { return fs.ErrNotExist }
