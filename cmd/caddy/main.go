@@ -14,8 +14,6 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/tenantgate/tenantgate/caddymodule"
-	// caddy.storage.postgres: certificates and locks shared by every edge.
-	_ "github.com/tenantgate/tenantgate/caddymodule/pgstorage"
 )
 
 func main() {
