@@ -3,6 +3,7 @@
 #   make build   bin/caddy, bin/appserver, bin/tenantctl
 #   make test    PostgreSQL + Redis (found or started under .run/), go vet, build, go test -race
 #   make run     the whole stack with demo tenants (scripts/run.sh); Ctrl-C stops it
+#                (EDGES=2: two caddy edges on adjacent ports sharing certificates)
 #
 # Variables: GO (go), TEST_PKGS (./...), TEST_FLAGS (-race -count=1 -timeout 20m), TEST_P (1),
 # BENCH_PKGS (./...), and every variable of SPEC §3 in the environment.
@@ -19,6 +20,8 @@ TEST_FLAGS ?= -race -count=1 -timeout 20m
 # parallel (scripts/test.sh builds first). `make test TEST_P=2` to override.
 TEST_P ?= 1
 BENCH_PKGS ?= ./...
+# make run EDGES=2: several edges on adjacent ports sharing certificate storage.
+EDGES ?= 1
 BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 
 # The binaries are the main packages under cmd/. The wildcard lets the target
@@ -41,7 +44,7 @@ test:
 	GO="$(GO)" TEST_PKGS="$(TEST_PKGS)" TEST_FLAGS="$(TEST_FLAGS) -p $(TEST_P)" scripts/test.sh
 
 run:
-	scripts/run.sh
+	EDGES="$(EDGES)" scripts/run.sh
 
 bench:
 	GO="$(GO)" TEST_PKGS="$(BENCH_PKGS)" TEST_FLAGS="$(BENCH_FLAGS)" SKIP_VET=1 scripts/test.sh
