@@ -124,13 +124,13 @@ https:// {
 
 // fleet is what the edges of one test share.
 type fleet struct {
-	t         *testing.T
+	t         testing.TB
 	dir       string
 	env       map[string]string
 	caddyfile string
 }
 
-func newFleet(t *testing.T, acme, issuer string, env map[string]string) *fleet {
+func newFleet(t testing.TB, acme, issuer string, env map[string]string) *fleet {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fleet{t: t, dir: dir, env: env, caddyfile: filepath.Join(dir, "Caddyfile")}
@@ -202,7 +202,7 @@ func (f *fleet) start(name string) *edge {
 }
 
 // waitReady waits until the edge's HTTPS listener accepts connections.
-func (e *edge) waitReady(t *testing.T) {
+func (e *edge) waitReady(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
