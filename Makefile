@@ -28,7 +28,7 @@ BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 # work while packages land; once all three exist it builds all three.
 CMDS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))))
 
-.PHONY: build test run vet bench bench-edge services-up services-down services-status clean distclean
+.PHONY: build test run vet bench bench-edge bench-rolling services-up services-down services-status clean distclean
 
 build:
 	@mkdir -p bin
@@ -52,6 +52,10 @@ bench:
 # The edge's overhead against plain Caddy reverse_proxy (bench/edge.sh; wrk).
 bench-edge: build
 	bench/edge.sh
+
+# Several edges restarted one at a time under load: failed requests (bench/rolling.sh).
+bench-rolling: build
+	bench/rolling.sh
 
 # Leaves the services running and prints the export lines for your shell:
 #   eval "$$(make -s services-up)"
