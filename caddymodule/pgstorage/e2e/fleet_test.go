@@ -105,6 +105,14 @@ func TestFleetACME(t *testing.T) {
 		t.Errorf("Pebble created %d orders for %d names, want %d", o, hosts, hosts)
 	}
 
+	// With CERT_STORAGE_KEY every row is sealed, and nobody warned.
+	assertEncrypted(t, f.env["DATABASE_URL"])
+	for _, e := range edges {
+		if strings.Contains(e.logs.String(), "not encrypted") {
+			t.Errorf("%s warned that the storage is not encrypted although CERT_STORAGE_KEY is set", e.name)
+		}
+	}
+
 	// The certificates chain to Pebble's root.
 	root := peb.root(t)
 	verifyChain(t, edges[0], names[0], root)
@@ -217,8 +225,15 @@ func TestFleetACME(t *testing.T) {
 // `tls internal` issue certificates that chain to one root.
 func TestFleetInternalCA(t *testing.T) {
 	testenv.Integration(t)
-	f := newFleet(t, "", "internal", map[string]string{})
+	// No CERT_STORAGE_KEY: the edges start, and say that the storage is not
+	// encrypted.
+	f := newFleet(t, "", "internal", map[string]string{"CERT_STORAGE_KEY": ""})
 	edges := f.startAll("edge", 3)
+	for _, e := range edges {
+		if !strings.Contains(e.logs.String(), "certificate storage is not encrypted") {
+			t.Errorf("%s started without an encryption key and logged no warning", e.name)
+		}
+	}
 	names := []string{hostName(0), hostName(1), hostName(2)}
 	got := serials(t, edges, names)
 	var roots []string
@@ -296,4 +311,25 @@ func lockHolder(t *testing.T, dbURL, name string, edges []*edge) *edge {
 	}
 	t.Fatalf("lock %s is held by %q, none of the edges", name, owner)
 	return nil
+}
+
+// assertEncrypted checks that every stored value has a key id and that no
+// private key is readable in the table.
+func assertEncrypted(t *testing.T, dbURL string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var rows, clear, pemKeys int
+	err = conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE key_id = ''),
+		count(*) FILTER (WHERE position('PRIVATE KEY'::bytea in value) > 0) FROM cert_storage`).Scan(&rows, &clear, &pemKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows == 0 || clear != 0 || pemKeys != 0 {
+		t.Errorf("cert_storage: %d rows, %d without a key id, %d with a readable private key; want all sealed", rows, clear, pemKeys)
+	}
 }

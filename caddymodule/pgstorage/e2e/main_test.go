@@ -152,7 +152,9 @@ func newFleet(t testing.TB, acme, issuer string, env map[string]string) *fleet {
 	env["ASK_URL"] = ask.URL
 	env["UPSTREAM"] = up.Listener.Addr().String()
 	env["DATABASE_URL"] = testenv.NewDatabase(t)
-	env["CERT_STORAGE_KEY"] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	if _, set := env["CERT_STORAGE_KEY"]; !set {
+		env["CERT_STORAGE_KEY"] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	}
 	return f
 }
 
