@@ -34,9 +34,9 @@ const (
 	FallbackDatabaseURL = "postgres://postgres@127.0.0.1:5432/tenantgate?sslmode=disable"
 )
 
-// pool shares one backend (connections, held locks, lease renewer) among
+// backends shares one backend (connections, held locks, lease renewer) among
 // the Storage instances of successive configs with the same settings.
-var pool = caddy.NewUsagePool()
+var backends = caddy.NewUsagePool()
 
 // Storage is the caddy.storage.postgres module. It is also the
 // certmagic.Storage it hands to Caddy.
@@ -110,7 +110,7 @@ func (s *Storage) Provision(ctx caddy.Context) error {
 		return err
 	}
 	s.poolKey = set.poolKey()
-	val, loaded, err := pool.LoadOrNew(s.poolKey, func() (caddy.Destructor, error) {
+	val, loaded, err := backends.LoadOrNew(s.poolKey, func() (caddy.Destructor, error) {
 		return newBackend(ctx, set, s.logger)
 	})
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *Storage) Cleanup() error {
 	if s.poolKey == "" {
 		return nil
 	}
-	_, err := pool.Delete(s.poolKey)
+	_, err := backends.Delete(s.poolKey)
 	s.poolKey = ""
 	return err
 }
