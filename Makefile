@@ -6,7 +6,7 @@
 #                (EDGES=2: two caddy edges on adjacent ports sharing certificates)
 #
 # Variables: GO (go), TEST_PKGS (./...), TEST_FLAGS (-race -count=1 -timeout 20m), TEST_P (1),
-# BENCH_PKGS (./...), and every variable of SPEC §3 in the environment.
+# BENCH_PKGS (./...), EDGES (1), and every variable of SPEC §3 in the environment.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
