@@ -127,8 +127,8 @@ func TestFleetACME(t *testing.T) {
 		_ = round
 		for i, e := range edges {
 			for _, n := range names[:20] {
-				if code := httpsGet(t, e, n); code != 200 {
-					t.Fatalf("%s GET https://%s/ = %d, want 200", e.name, n, code)
+				if code := httpsGet(t, e, n, "/healthz"); code != 200 {
+					t.Fatalf("%s GET https://%s/healthz = %d, want 200 from the appservers", e.name, n, code)
 				}
 				_ = i
 			}

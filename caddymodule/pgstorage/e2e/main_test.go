@@ -1,12 +1,16 @@
 // Package e2e runs several real bin/caddy edges sharing caddy.storage.postgres
-// in front of one upstream, against a real ACME CA (Pebble, built from the
-// module cache and run as a process) and against Caddy's internal CA.
+// in front of one pool of real appservers, against a real ACME CA (Pebble,
+// built from the module cache and run as a process) and against Caddy's
+// internal CA.
 package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,8 +42,9 @@ var repoRoot = func() string {
 
 var (
 	caddyBin  = filepath.Join(repoRoot, "bin", "caddy")
-	binDir    string // temporary: pebble
+	binDir    string // temporary: pebble, appserver
 	pebbleBin string
+	appBin    string
 )
 
 func TestMain(m *testing.M) {
@@ -70,11 +76,13 @@ func build() error {
 	if binDir, err = os.MkdirTemp("", "tg-pgstorage-e2e-"); err != nil {
 		return err
 	}
-	pebbleBin = filepath.Join(binDir, "pebble")
-	cmd := exec.Command("go", "build", "-o", pebbleBin, "github.com/letsencrypt/pebble/v2/cmd/pebble")
-	cmd.Dir = repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building pebble: %w\n%s", err, out)
+	pebbleBin, appBin = filepath.Join(binDir, "pebble"), filepath.Join(binDir, "appserver")
+	for bin, pkg := range map[string]string{pebbleBin: "github.com/letsencrypt/pebble/v2/cmd/pebble", appBin: "./cmd/appserver"} {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %w\n%s", pkg, err, out)
+		}
 	}
 	return nil
 }
@@ -144,14 +152,10 @@ func newFleet(t testing.TB, acme, issuer string, env map[string]string) *fleet {
 		}
 	}))
 	t.Cleanup(ask.Close)
-	// The application pool stand-in: one upstream behind every edge.
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "app %s\n", r.Host)
-	}))
-	t.Cleanup(up.Close)
 	env["ASK_URL"] = ask.URL
-	env["UPSTREAM"] = up.Listener.Addr().String()
 	env["DATABASE_URL"] = testenv.NewDatabase(t)
+	// One application pool behind every edge: two real appservers.
+	env["UPSTREAM"] = startAppservers(t, env["DATABASE_URL"], 2)
 	if _, set := env["CERT_STORAGE_KEY"]; !set {
 		env["CERT_STORAGE_KEY"] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	}
@@ -276,9 +280,9 @@ func tail(s string, n int) string {
 	return s
 }
 
-// httpsGet sends GET https://name/ through the edge on a new connection and
-// returns the status.
-func httpsGet(t *testing.T, e *edge, name string) int {
+// httpsGet sends GET https://name/path through the edge on a new connection
+// and returns the status.
+func httpsGet(t *testing.T, e *edge, name, path string) int {
 	t.Helper()
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{ServerName: name, InsecureSkipVerify: true},
@@ -290,11 +294,72 @@ func httpsGet(t *testing.T, e *edge, name string) int {
 	}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	resp, err := c.Get("https://" + name + "/")
+	resp, err := c.Get("https://" + name + path)
 	if err != nil {
-		t.Fatalf("%s GET https://%s/: %v", e.name, name, err)
+		t.Fatalf("%s GET https://%s%s: %v", e.name, name, path, err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// startAppservers starts n bin/appserver processes on the fleet's control
+// plane and returns their addresses, space-separated, for reverse_proxy.
+func startAppservers(t testing.TB, dbURL string, n int) string {
+	t.Helper()
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	tok := make([]byte, 24)
+	_, _ = rand.Read(tok)
+	env := append(os.Environ(),
+		"DATABASE_URL="+dbURL, "REDIS_URL="+testenv.RedisURL(), "REDIS_KEY_PREFIX="+testenv.KeyPrefix(t),
+		"TENANT_DB_PREFIX="+testenv.TenantPrefix(t), "TENANT_SIGNING_KEYS=e2e1:"+base64.StdEncoding.EncodeToString(secret),
+		"ADMIN_TOKENS=tga_"+hex.EncodeToString(tok), "BASE_DOMAIN=tenants.example.com")
+	var addrs []string
+	for i := range n {
+		ports := testenv.FreePorts(t, 2)
+		app := fmt.Sprintf("127.0.0.1:%d", ports[0])
+		cmd := exec.Command(appBin)
+		cmd.Env = append(slices.Clone(env), "APP_ADDR="+app, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", ports[1]))
+		out := new(testenv.Output)
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+			if t.Failed() {
+				t.Logf("appserver %d output:\n%s", i+1, tail(out.String(), 3000))
+			}
+		})
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			select {
+			case <-exited:
+				t.Fatalf("appserver %d exited during start-up:\n%s", i+1, out)
+			default:
+			}
+			if res, err := http.Get("http://" + app + "/healthz"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("appserver %d not healthy within 60 s:\n%s", i+1, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		addrs = append(addrs, app)
+	}
+	return strings.Join(addrs, " ")
 }
