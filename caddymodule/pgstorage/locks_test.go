@@ -113,6 +113,8 @@ func helperCmd(t *testing.T, mode, url string, lease, poll time.Duration, extra 
 		"PGSTORAGE_LEASE="+lease.String(), "PGSTORAGE_POLL="+poll.String())
 	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stderr = os.Stderr
+	// A test binary killed by its timeout takes its helpers with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 

@@ -187,7 +187,7 @@ func (f *fleet) start(name string) *edge {
 	e.cmd = exec.Command(caddyBin, "run", "--config", f.caddyfile, "--adapter", "caddyfile")
 	e.cmd.Env = env
 	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := e.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
@@ -323,7 +323,7 @@ func startAppservers(t testing.TB, dbURL string, n int) string {
 		cmd.Env = append(slices.Clone(env), "APP_ADDR="+app, fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", ports[1]))
 		out := new(testenv.Output)
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
