@@ -4,9 +4,10 @@
 #   make vet     go vet and the appserver layering check (scripts/layering.sh)
 #   make test    PostgreSQL + Redis (found or started under .run/), go vet + layering, build, go test -race
 #   make run     the whole stack with demo tenants (scripts/run.sh); Ctrl-C stops it
+#                (EDGES=2: two caddy edges on adjacent ports sharing certificates)
 #
 # Variables: GO (go), TEST_PKGS (./...), TEST_FLAGS (-race -count=1 -timeout 20m), TEST_P (1),
-# BENCH_PKGS (./...), and every variable of SPEC §3 in the environment.
+# BENCH_PKGS (./...), EDGES (1), and every variable of SPEC §3 in the environment.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
@@ -20,13 +21,15 @@ TEST_FLAGS ?= -race -count=1 -timeout 20m
 # parallel (scripts/test.sh builds first). `make test TEST_P=2` to override.
 TEST_P ?= 1
 BENCH_PKGS ?= ./...
+# make run EDGES=2: several edges on adjacent ports sharing certificate storage.
+EDGES ?= 1
 BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 
 # The binaries are the main packages under cmd/. The wildcard lets the target
 # work while packages land; once all three exist it builds all three.
 CMDS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))))
 
-.PHONY: build test run vet bench bench-edge services-up services-down services-status clean distclean
+.PHONY: build test run vet bench bench-edge bench-rolling services-up services-down services-status clean distclean
 
 build:
 	@mkdir -p bin
@@ -45,7 +48,7 @@ test:
 	GO="$(GO)" TEST_PKGS="$(TEST_PKGS)" TEST_FLAGS="$(TEST_FLAGS) -p $(TEST_P)" scripts/test.sh
 
 run:
-	scripts/run.sh
+	EDGES="$(EDGES)" scripts/run.sh
 
 bench:
 	GO="$(GO)" TEST_PKGS="$(BENCH_PKGS)" TEST_FLAGS="$(BENCH_FLAGS)" SKIP_VET=1 scripts/test.sh
@@ -53,6 +56,10 @@ bench:
 # The edge's overhead against plain Caddy reverse_proxy (bench/edge.sh; wrk).
 bench-edge: build
 	bench/edge.sh
+
+# Several edges restarted one at a time under load: failed requests (bench/rolling.sh).
+bench-rolling: build
+	bench/rolling.sh
 
 # Leaves the services running and prints the export lines for your shell:
 #   eval "$$(make -s services-up)"

@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden JSON files of the ad
 
 // envOfCaddyfile are the variables the project Caddyfile reads at adapt
 // time; the golden test runs with them unset, so it shows the defaults.
-var envOfCaddyfile = []string{"ACME_EMAIL", "HTTP_PORT", "HTTPS_PORT", "BASE_DOMAIN", "APP_UPSTREAMS", "ADMIN_UPSTREAMS", "CADDY_ADMIN", "CADDY_ADMIN_SOCKET", "ACCESS_LOG", "REDIS_KEY_PREFIX"}
+var envOfCaddyfile = []string{"ACME_EMAIL", "HTTP_PORT", "HTTPS_PORT", "BASE_DOMAIN", "APP_UPSTREAMS", "ADMIN_UPSTREAMS", "CADDY_ADMIN", "CADDY_ADMIN_SOCKET", "ACCESS_LOG", "REDIS_KEY_PREFIX", "CERT_STORAGE", "HEALTH_PORT", "SHUTDOWN_DELAY"}
 
 // TestAdaptGolden adapts each testdata/adapt/*.caddyfile, and the project's
 // Caddyfile, and compares the JSON with the .json file beside it (go test
