@@ -12,41 +12,53 @@ import (
 
 // Caddy's internal CA (modules/caddypki) loads its root from storage and,
 // when there is none, generates one and stores it, with no lock around the
-// two. Edges started together on empty storage would each generate a root,
-// keep their own in memory, and issue certificates that chain to different
-// roots. The storage closes that race: a Load that finds no root
-// certificate takes a lock for that CA, looks again, and if the root is
-// still missing returns fs.ErrNotExist while keeping the lock, so only this
-// edge generates; the lock is released when the root key is stored (the
-// last of the two writes), or after pkiGuardTimeout if generation failed.
-// Other edges wait in their Load and then find the stored root.
+// two; then the same for its intermediate. Edges started together on empty
+// storage would each generate a root, keep their own in memory, and issue
+// certificates that chain to different roots; or interleave their stores so
+// that intermediate.crt of one edge sits beside intermediate.key of another,
+// and no edge can sign ("provided PrivateKey doesn't match parent's
+// PublicKey"). The storage closes that race: a Load that finds no root (or
+// intermediate) certificate takes a lock for that CA and file, looks again,
+// and if it is still missing returns fs.ErrNotExist while keeping the lock,
+// so only this edge generates; the lock is released when the matching key
+// is stored (the last of the two writes), or after pkiGuardTimeout if
+// generation failed. Other edges wait in their Load and then find what was
+// stored.
 
-// pkiGuardTimeout releases a guard whose edge never stored a root key.
+// pkiGuardTimeout releases a guard whose edge never stored the key.
 const pkiGuardTimeout = time.Minute
 
 const pkiPrefix = "pki/authorities/"
 
-// pkiRootCA returns the CA id when key is a CA's root certificate or root
-// key ("pki/authorities/<id>/root.crt" or ".../root.key").
-func pkiRootCA(key, file string) (string, bool) {
+// pkiKeyOf maps each certificate file the CA generates to the key file it
+// stores after it.
+var pkiKeyOf = map[string]string{"root.crt": "root.key", "intermediate.crt": "intermediate.key"}
+
+// pkiFile splits a key "pki/authorities/<id>/<file>" into the CA id and the
+// file name.
+func pkiFile(key string) (id, file string, ok bool) {
 	rest, ok := strings.CutPrefix(key, pkiPrefix)
 	if !ok {
-		return "", false
+		return "", "", false
 	}
-	id, f, ok := strings.Cut(rest, "/")
-	return id, ok && f == file && id != ""
+	id, file, ok = strings.Cut(rest, "/")
+	return id, file, ok && id != "" && !strings.Contains(file, "/")
 }
 
-func pkiGuardLock(id string) string { return "pki_root_" + id }
+// pkiGuardLock names the guard of certificate file cert ("root.crt",
+// "intermediate.crt") of CA id.
+func pkiGuardLock(id, cert string) string {
+	return "pki_" + strings.TrimSuffix(cert, ".crt") + "_" + id
+}
 
-// loadGuarded is load with the guard above for root certificates.
+// loadGuarded is load with the guard above for the CA's certificates.
 func (b *backend) loadGuarded(ctx context.Context, key string) ([]byte, error) {
 	v, err := b.load(ctx, key)
-	id, isRoot := pkiRootCA(cleanKey(key), "root.crt")
-	if !isRoot || !errors.Is(err, fs.ErrNotExist) {
+	id, file, isPKI := pkiFile(cleanKey(key))
+	if _, isCert := pkiKeyOf[file]; !isPKI || !isCert || !errors.Is(err, fs.ErrNotExist) {
 		return v, err
 	}
-	name := pkiGuardLock(id)
+	name := pkiGuardLock(id, file)
 	b.mu.Lock()
 	_, mine := b.pkiGuards[name]
 	b.mu.Unlock()
@@ -66,14 +78,20 @@ func (b *backend) loadGuarded(ctx context.Context, key string) ([]byte, error) {
 	b.mu.Lock()
 	b.pkiGuards[name] = time.AfterFunc(pkiGuardTimeout, func() { b.releasePKIGuard(name) })
 	b.mu.Unlock()
-	b.logger.Info("generating the internal CA root; other edges wait for it", zap.String("ca", id))
+	b.logger.Info("generating an internal CA certificate; other edges wait for it", zap.String("ca", id), zap.String("file", file))
 	return v, err
 }
 
-// pkiStored releases the guard once the root key of its CA is stored.
+// pkiStored releases a guard once the key stored after its certificate is.
 func (b *backend) pkiStored(key string) {
-	if id, ok := pkiRootCA(key, "root.key"); ok {
-		b.releasePKIGuard(pkiGuardLock(id))
+	id, file, ok := pkiFile(key)
+	if !ok {
+		return
+	}
+	for cert, k := range pkiKeyOf {
+		if k == file {
+			b.releasePKIGuard(pkiGuardLock(id, cert))
+		}
 	}
 }
 
