@@ -65,31 +65,55 @@ type apiDocument struct {
 	} `json:"components"`
 }
 
+// span is a piece of a description: text, or code (between backticks).
+type span struct {
+	Text string
+	Code bool
+}
+
+// spans splits a description at its backticks, so `code` shows as code.
+func spans(s string) []span {
+	var out []span
+	for i, part := range strings.Split(s, "`") {
+		if part != "" {
+			out = append(out, span{Text: part, Code: i%2 == 1})
+		}
+	}
+	return out
+}
+
 // Views of the document for the template.
 type (
 	docsPage struct {
-		Title, Version, Description string
-		Groups                      []docsGroup
-		Schemas                     []docsSchema
+		Title, Version string
+		Description    []span
+		Groups         []docsGroup
+		Schemas        []docsSchema
 	}
 	docsGroup struct {
 		Tag, Description string
 		Ops              []docsOp
 	}
 	docsOp struct {
-		ID, Method, Path, Summary, Description string
-		Params                                 []docsParam
-		Body                                   string // the request body's schema, "" for none
-		Responses                              []docsResponse
+		ID, Method, Path, Summary string
+		Description               []span
+		Params                    []docsParam
+		Body                      string // the request body's schema, "" for none
+		Responses                 []docsResponse
 	}
 	docsParam struct {
-		Name, In, Type, Description string
-		Required                    bool
+		Name, In, Type string
+		Description    []span
+		Required       bool
 	}
-	docsResponse struct{ Status, Description, Schema string }
-	docsSchema   struct {
-		Name, Type, Description string
-		Fields                  []docsParam
+	docsResponse struct {
+		Status, Schema string
+		Description    []span
+	}
+	docsSchema struct {
+		Name, Type  string
+		Description []span
+		Fields      []docsParam
 	}
 )
 
@@ -163,7 +187,7 @@ func buildDocs(raw []byte) (docsPage, error) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return docsPage{}, err
 	}
-	page := docsPage{Title: doc.Info.Title, Version: doc.Info.Version, Description: doc.Info.Description}
+	page := docsPage{Title: doc.Info.Title, Version: doc.Info.Version, Description: spans(doc.Info.Description)}
 	groups := map[string]*docsGroup{}
 	var order []string
 	for _, t := range doc.Tags {
@@ -192,10 +216,10 @@ func buildDocs(raw []byte) (docsPage, error) {
 			if err := json.Unmarshal(raw, &op); err != nil {
 				return docsPage{}, err
 			}
-			v := docsOp{Method: strings.ToUpper(m), Path: p, Summary: op.Summary, Description: op.Description}
+			v := docsOp{Method: strings.ToUpper(m), Path: p, Summary: op.Summary, Description: spans(op.Description)}
 			v.ID = "op-" + m + strings.NewReplacer("/", "-", "{", "", "}", "").Replace(p)
 			for _, prm := range append(slices.Clone(shared), op.Parameters...) {
-				v.Params = append(v.Params, docsParam{Name: prm.Name, In: prm.In, Type: schemaText(prm.Schema), Description: prm.Description, Required: prm.Required})
+				v.Params = append(v.Params, docsParam{Name: prm.Name, In: prm.In, Type: schemaText(prm.Schema), Description: spans(prm.Description), Required: prm.Required})
 			}
 			if op.RequestBody != nil {
 				v.Body = contentSchema(op.RequestBody.Content)
@@ -207,7 +231,7 @@ func buildDocs(raw []byte) (docsPage, error) {
 			slices.Sort(codes)
 			for _, c := range codes {
 				r := op.Responses[c]
-				v.Responses = append(v.Responses, docsResponse{Status: c, Description: r.Description, Schema: contentSchema(r.Content)})
+				v.Responses = append(v.Responses, docsResponse{Status: c, Description: spans(r.Description), Schema: contentSchema(r.Content)})
 			}
 			tag := "other"
 			if len(op.Tags) > 0 {
@@ -234,7 +258,7 @@ func buildDocs(raw []byte) (docsPage, error) {
 	slices.Sort(names)
 	for _, n := range names {
 		s := doc.Components.Schemas[n]
-		v := docsSchema{Name: n, Type: schemaText(s), Description: s.Description}
+		v := docsSchema{Name: n, Type: schemaText(s), Description: spans(s.Description)}
 		if len(s.Properties) > 0 {
 			v.Type = "object"
 		}
@@ -245,7 +269,7 @@ func buildDocs(raw []byte) (docsPage, error) {
 		slices.Sort(props)
 		for _, p := range props {
 			ps := s.Properties[p]
-			v.Fields = append(v.Fields, docsParam{Name: p, Type: schemaText(ps), Description: ps.Description, Required: slices.Contains(s.Required, p)})
+			v.Fields = append(v.Fields, docsParam{Name: p, Type: schemaText(ps), Description: spans(ps.Description), Required: slices.Contains(s.Required, p)})
 		}
 		page.Schemas = append(page.Schemas, v)
 	}

@@ -469,20 +469,25 @@ func (a *Server) moveSubmit(w http.ResponseWriter, r *http.Request, d *webpage.D
 type jobsPageData struct {
 	Tenant, Next string
 	Jobs         []tenantops.Job
+	Disabled     bool // operations are not configured on this server
 }
 
 func (a *Server) jobsPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
-	o, err := a.ops()
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	data := jobsPageData{Tenant: q.Get("tenant")}
+	d.Title = "Jobs"
+	o, err := a.ops()
+	if err != nil {
+		data.Disabled = true
+		d.Data = data
+		webpage.Render(w, r, a.log, adminPages, http.StatusOK, "jobs", d)
+		return nil
+	}
 	data.Jobs, data.Next, err = o.Jobs.List(r.Context(), tenantops.JobListOptions{Tenant: data.Tenant, Cursor: q.Get("cursor"), Limit: dashboardPageSize})
 	if err != nil {
 		return err
 	}
-	d.Title, d.Data = "Jobs", data
+	d.Data = data
 	webpage.Render(w, r, a.log, adminPages, http.StatusOK, "jobs", d)
 	return nil
 }

@@ -447,7 +447,7 @@ func TestAPIDocsPage(t *testing.T) {
 		t.Fatalf("GET /api/docs = %d %s, want an HTML page", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	for _, want := range []string{"/api/tenants/{subdomain}/domains/{hostname}/verify", "Create (provision) a tenant", `id="schema-TenantCreate"`,
-		"subdomain", "(required)", "/api/jobs", `href="/api/openapi.json"`} {
+		"subdomain", "(required)", "/api/jobs", `href="/api/openapi.json"`, `<code class="mono">next_cursor</code>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/api/docs lacks %q", want)
 		}
