@@ -3,9 +3,12 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -454,5 +457,43 @@ func TestAPIDocsPage(t *testing.T) {
 	}
 	if strings.Contains(body, "<script") {
 		t.Errorf("/api/docs has a script")
+	}
+}
+
+// TestDashboardPagesBothWays: over more tenants than a page, the list
+// links to the next page and from there back to the first.
+func TestDashboardPagesBothWays(t *testing.T) {
+	e := newAdminEnv(t)
+	ctx := context.Background()
+	// Provisioning tenants are listed without probing their databases.
+	for i := range dashboardPageSize + 5 {
+		sub := fmt.Sprintf("t%03d", i)
+		if err := e.store.Insert(ctx, &tenantstore.Tenant{Name: "Tenant " + sub, Subdomain: sub, AdminEmail: "a@" + sub + ".example",
+			Status: tenantstore.StatusProvisioning, MaxUsers: 1, DatabaseName: e.prefix + sub}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	session, _ := e.login()
+	link := regexp.MustCompile(`<a href="([^"]+)" rel="(prev|next)">`)
+	links := func(page string) map[string]string {
+		out := map[string]string{}
+		for _, m := range link.FindAllStringSubmatch(page, -1) {
+			out[m[2]] = html.UnescapeString(m[1])
+		}
+		return out
+	}
+	first := e.browse(http.MethodGet, "/?status=provisioning", nil, session, nil).Body.String()
+	l := links(first)
+	if l["prev"] != "" || l["next"] == "" || !strings.Contains(first, `href="/tenants/t000"`) || strings.Contains(first, `href="/tenants/t050"`) {
+		t.Fatalf("first page: links %v, want next only, t000 to t049", l)
+	}
+	second := e.browse(http.MethodGet, l["next"], nil, session, nil).Body.String()
+	l = links(second)
+	if l["prev"] == "" || l["next"] != "" || !strings.Contains(second, `href="/tenants/t054"`) || strings.Contains(second, `href="/tenants/t049"`) {
+		t.Fatalf("second page: links %v, want prev only, t050 to t054", l)
+	}
+	back := e.browse(http.MethodGet, l["prev"], nil, session, nil).Body.String()
+	if l := links(back); l["prev"] != "" || l["next"] == "" || !strings.Contains(back, `href="/tenants/t000"`) || !strings.Contains(back, `href="/tenants/t049"`) {
+		t.Errorf("back to the first page: links %v, want t000 to t049 with next only", l)
 	}
 }
