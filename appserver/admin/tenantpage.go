@@ -264,6 +264,14 @@ func (a *Server) deleteSubmit(w http.ResponseWriter, r *http.Request, d *webpage
 		if err != nil {
 			return err
 		}
+		// The delete form has no input for what the refusal names (the
+		// tenant's status): it is the form's error.
+		for field, msg := range d.Errors {
+			if field != "confirm_subdomain" {
+				delete(d.Errors, field)
+				d.Error = "Not deleted: " + msg + "."
+			}
+		}
 		return a.renderDelete(w, r, d, t, status)
 	}
 	msg := "Deleted " + t.Name + " (" + t.Subdomain + ")."

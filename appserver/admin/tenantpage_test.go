@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -283,6 +284,31 @@ func TestDashboardTenantActions(t *testing.T) {
 		if page := get("/tenants/acme").Body.String(); !strings.Contains(page, `<option value="acme-`) {
 			t.Errorf("tenant page offers no backup to restore")
 		}
+		file := between(get("/tenants/acme").Body.String(), `<option value="`, `"`)
+		waitJob := func(rec *httptest.ResponseRecorder) string {
+			t.Helper()
+			if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/jobs/") {
+				t.Fatalf("start job = %d to %q, want 303 to the job; body %.300s", rec.Code, rec.Header().Get("Location"), rec.Body.String())
+			}
+			u := rec.Header().Get("Location")
+			page := get(u).Body.String()
+			for deadline := time.Now().Add(90 * time.Second); strings.Contains(page, `http-equiv="refresh"`) && time.Now().Before(deadline); {
+				time.Sleep(200 * time.Millisecond)
+				page = get(u).Body.String()
+			}
+			return page
+		}
+		if page := waitJob(post("/tenants/acme/restore", url.Values{"file": {file}})); !strings.Contains(page, "badge job-succeeded") || !strings.Contains(page, "new_database") {
+			t.Errorf("restore of %s: job page %.1500s", file, page)
+		}
+		target := testenv.WithDatabase(testenv.PostgresURL(), e.prefix+"moved")
+		page = waitJob(post("/tenants/acme/move", url.Values{"new_url": {target}}))
+		if !strings.Contains(page, "badge job-succeeded") || strings.Contains(page, target) {
+			t.Errorf("move: job page %.1500s, want succeeded without the target URL", page)
+		}
+		if got, _ := e.m.Get(ctx, "acme"); got.Status != tenantstore.StatusActive || !strings.Contains(got.DatabaseName, "moved") {
+			t.Errorf("after the move: %s in %s, want active in the target database", got.Status, got.DatabaseName)
+		}
 		if rec := post("/tenants/acme/restore", url.Values{"file": {"../../etc/passwd"}}); rec.Code != http.StatusSeeOther {
 			t.Errorf("restore of a foreign file = %d, want 303 with an error", rec.Code)
 		} else if msg := pageError(e.follow(rec, session, "/tenants/acme")); !strings.Contains(msg, "choose one of the tenant") {
@@ -306,7 +332,7 @@ func TestDashboardTenantActions(t *testing.T) {
 			t.Errorf("delete with the wrong subdomain typed = %d, want 400 beside it", rec.Code)
 		}
 		rec = post("/tenants/globex/delete", url.Values{"confirm_subdomain": {"globex"}})
-		if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "suspend") {
+		if rec.Code != http.StatusConflict || !strings.Contains(pageError(rec.Body.String()), "Not deleted: status is active; suspend it first.") {
 			t.Errorf("delete of an active tenant = %d, want 409 saying to suspend it", rec.Code)
 		}
 		e.follow(post("/tenants/globex/status", url.Values{"status": {"suspended"}, "confirm": {"yes"}}), session, "/tenants/globex")
@@ -316,6 +342,16 @@ func TestDashboardTenantActions(t *testing.T) {
 		}
 		if _, err := e.m.Get(ctx, "globex"); err == nil {
 			t.Errorf("globex still exists")
+		}
+		// A database tenantgate did not create is kept, and the notice
+		// carries the API's warning.
+		if err := e.store.Insert(ctx, &tenantstore.Tenant{Name: "Adopted", Subdomain: "adopted", AdminEmail: "a@adopted.example",
+			Status: tenantstore.StatusSuspended, MaxUsers: 1, DatabaseName: "someone_elses_db"}); err != nil {
+			t.Fatal(err)
+		}
+		page = e.follow(post("/tenants/adopted/delete", url.Values{"confirm_subdomain": {"adopted"}, "drop_database": {"true"}}), session, "/")
+		if n := notice(page); !strings.Contains(n, "Warning:") || !strings.Contains(n, "kept, detached") {
+			t.Errorf("delete of an adopted database: notice %q, want the API's warning", n)
 		}
 	})
 }
