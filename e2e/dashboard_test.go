@@ -185,6 +185,16 @@ func TestDashboard(t *testing.T) {
 		screenshot("7-domain-not-verified")
 	})
 
+	t.Run("jobs", func(t *testing.T) {
+		run("open the job list",
+			chromedp.Click(chromedp.CSS(`nav a[href="/jobs"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+		if h := textOf("jobs heading", "main h1"); h != "Jobs" {
+			t.Errorf("job list heading = %q", h)
+		}
+		screenshot("9-jobs")
+	})
+
 	t.Run("api reference", func(t *testing.T) {
 		run("open the API reference",
 			chromedp.Click(chromedp.CSS(`nav a[href="/api/docs"]`)),
