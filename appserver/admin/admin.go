@@ -154,6 +154,7 @@ func (a *Server) Close() { a.pools.Close() }
 // Routes adds the admin API, /api/openapi.json and the dashboard to r.
 func (a *Server) Routes(r *mux.Router) {
 	r.HandleFunc("/api/openapi.json", serveOpenAPI).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/api/docs", a.serveAPIDocs).Methods(http.MethodGet, http.MethodHead)
 	if a.cfg.Metrics != nil {
 		r.Handle("/metrics", a.requireToken(a.cfg.Metrics)).Methods(http.MethodGet)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -42,6 +41,7 @@ func (a *Server) dashboardRoutes(r *mux.Router) {
 	r.Handle("/logout", a.form(a.logoutSubmit)).Methods(http.MethodPost)
 	r.Handle("/tenants", a.form(a.createSubmit)).Methods(http.MethodPost)
 	r.Handle("/tenants/{subdomain}/status", a.form(a.statusSubmit)).Methods(http.MethodPost)
+	a.tenantPageRoutes(r)
 }
 
 // The dashboard session is stateless, so any appserver instance accepts it:
@@ -116,7 +116,9 @@ func (a *Server) dashboard(fn dashboardFunc) http.Handler {
 			webpage.Render(w, r, a.log, adminPages, http.StatusOK, "login", &webpage.Data{Title: "Log in"})
 			return
 		}
-		if err := fn(w, r, &webpage.Data{CSRF: csrfToken(s)}); err != nil {
+		d := &webpage.Data{CSRF: csrfToken(s)}
+		a.takeFlash(w, r, s, d)
+		if err := fn(w, r, d); err != nil {
 			a.pageError(w, r, err)
 		}
 	})
@@ -205,27 +207,30 @@ type tenantRow struct {
 }
 
 type adminDashboardData struct {
-	Status, NextCursor string
-	Rows               []tenantRow
+	Query, Status, Prev, Next string
+	Rows                      []tenantRow
 }
 
 func (a *Server) dashboardPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	return a.renderDashboard(w, r, d, http.StatusOK)
 }
 
-// renderDashboard lists a page of tenants with, for each, its database state
-// and user count (one pooled query per tenant, a few tenants at a time) and
-// its locations.
+// renderDashboard lists a page of tenants, searched by ?q= (name or
+// subdomain) and filtered by ?status=, paged with ?after= and ?before=,
+// with, for each, its database state and user count (one pooled query per
+// tenant, a few tenants at a time) and its locations.
 func (a *Server) renderDashboard(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
 	q := r.URL.Query()
-	data := adminDashboardData{Status: q.Get("status")}
-	tenants, next, err := a.m.List(r.Context(), tenantstore.ListOptions{
-		Status: tenantstore.Status(data.Status), Cursor: q.Get("cursor"), Limit: dashboardPageSize,
+	data := adminDashboardData{Query: strings.TrimSpace(q.Get("q")), Status: q.Get("status")}
+	page, err := a.m.Search(r.Context(), tenantstore.SearchOptions{
+		Query: data.Query, Status: tenantstore.Status(data.Status),
+		After: q.Get("after"), Before: q.Get("before"), Limit: dashboardPageSize,
 	})
 	if err != nil {
 		return err
 	}
-	data.NextCursor = next
+	tenants := page.Tenants
+	data.Prev, data.Next = page.Prev, page.Next
 	data.Rows = make([]tenantRow, len(tenants))
 	sem := make(chan struct{}, dashboardParallel)
 	var wg sync.WaitGroup
@@ -326,18 +331,28 @@ func (a *Server) formError(w http.ResponseWriter, r *http.Request, d *webpage.Da
 	return a.renderDashboard(w, r, d, status)
 }
 
-// statusSubmit suspends or activates a tenant (the dashboard's buttons).
-func (a *Server) statusSubmit(w http.ResponseWriter, r *http.Request, _ *webpage.Data) error {
+// statusSubmit suspends, activates or puts a tenant in maintenance. Without
+// confirm=yes it answers the confirmation page, whose form posts again with
+// it: a confirmation step that needs no script.
+func (a *Server) statusSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
 	st := tenantstore.Status(r.PostForm.Get("status"))
-	if st != tenantstore.StatusActive && st != tenantstore.StatusSuspended {
-		return httpapi.InvalidField("status", "must be active or suspended")
+	if !st.Valid() {
+		return httpapi.InvalidField("status", "must be active, suspended or maintenance")
 	}
-	if _, err := a.m.SetStatus(r.Context(), mux.Vars(r)["subdomain"], st); err != nil {
-		if errors.Is(err, tenantstore.ErrNotFound) {
-			return httpapi.ErrNotFound
-		}
+	sub := mux.Vars(r)["subdomain"]
+	t, err := a.m.Get(r.Context(), sub)
+	if err != nil {
 		return err
 	}
-	webpage.SeeOther(w, r, "/")
+	if r.PostForm.Get("confirm") != "yes" {
+		d.Title = "Confirm: " + statusVerb[st] + " " + t.Name
+		d.Data = confirmData{Tenant: t, Status: string(st), Verb: statusVerb[st], Effect: statusEffect[st]}
+		webpage.Render(w, r, a.log, adminPages, http.StatusOK, "confirm", d)
+		return nil
+	}
+	if _, err := a.m.SetStatus(r.Context(), t.Subdomain, st); err != nil {
+		return err
+	}
+	a.redirectWith(w, r, "/tenants/"+t.Subdomain, fmt.Sprintf("%s is now %s.", t.Name, st), false)
 	return nil
 }

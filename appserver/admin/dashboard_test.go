@@ -105,7 +105,8 @@ func TestAdminDashboard(t *testing.T) {
 		{"bad max users", "/tenants", url.Values{"csrf": {csrf}, "name": {"Initech"}, "subdomain": {"initech"}, "admin_email": {"bill@initech.example"}, "max_users": {"lots"}}, nil, http.StatusBadRequest, "max_users"},
 		{"taken subdomain", "/tenants", url.Values{"csrf": {csrf}, "name": {"Initech"}, "subdomain": {"acme"}, "admin_email": {"bill@initech.example"}}, nil, http.StatusConflict, "subdomain"},
 		{"create", "/tenants", url.Values{"csrf": {csrf}, "name": {"Initech"}, "subdomain": {"initech"}, "admin_email": {"bill@initech.example"}}, nil, http.StatusCreated, ""},
-		{"suspend", "/tenants/acme/status", url.Values{"csrf": {csrf}, "status": {"suspended"}}, nil, http.StatusSeeOther, ""},
+		{"suspend asks first", "/tenants/acme/status", url.Values{"csrf": {csrf}, "status": {"suspended"}}, nil, http.StatusOK, ""},
+		{"suspend", "/tenants/acme/status", url.Values{"csrf": {csrf}, "status": {"suspended"}, "confirm": {"yes"}}, nil, http.StatusSeeOther, ""},
 		{"bad status", "/tenants/acme/status", url.Values{"csrf": {csrf}, "status": {"deleted"}}, nil, http.StatusBadRequest, ""},
 	}
 	for _, tc := range forms {

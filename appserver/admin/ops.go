@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -34,6 +35,7 @@ var errOpsDisabled = &httpapi.Error{Status: http.StatusNotImplemented, Code: "no
 func (a *Server) opsRoutes(api *mux.Router) {
 	api.Handle("/tenants/{subdomain}/backups", a.serve(a.startBackup)).Methods(http.MethodPost)
 	api.Handle("/tenants/{subdomain}/move", a.serve(a.startMove)).Methods(http.MethodPost)
+	api.Handle("/jobs", a.serve(a.listJobs)).Methods(http.MethodGet)
 	api.Handle("/jobs/{id}", a.serve(a.getJob)).Methods(http.MethodGet)
 }
 
@@ -153,5 +155,32 @@ func (a *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, job)
+	return nil
+}
+
+// listJobs answers a page of jobs of every appserver instance, newest
+// first, filtered by ?tenant=.
+func (a *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
+	o, err := a.ops()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	opts := tenantops.JobListOptions{Tenant: q.Get("tenant"), Cursor: q.Get("cursor")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > httpapi.MaxPageLimit {
+			return httpapi.InvalidField("limit", "must be a whole number from 1 to "+strconv.Itoa(httpapi.MaxPageLimit))
+		}
+		opts.Limit = n
+	}
+	jobs, next, err := o.Jobs.List(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	if jobs == nil {
+		jobs = []tenantops.Job{}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, httpapi.Page[tenantops.Job]{Items: jobs, NextCursor: next})
 	return nil
 }
