@@ -172,12 +172,11 @@ func (s *Server) PageRoutes(r *mux.Router) {
 	r.Handle("/login", s.page(false, s.loginSubmit)).Methods(http.MethodPost)
 	r.Handle("/logout", s.page(true, s.logoutSubmit)).Methods(http.MethodPost)
 	r.Handle("/", s.page(true, s.dashboardPage)).Methods(get...)
-	r.Handle("/customers", s.page(true, s.customersPage)).Methods(get...)
-	r.Handle("/customers", s.page(true, s.customersSubmit)).Methods(http.MethodPost)
-	r.Handle("/products", s.page(true, s.productsPage)).Methods(get...)
-	r.Handle("/products", s.page(true, s.productsSubmit)).Methods(http.MethodPost)
 	r.Handle("/invoices", s.page(true, s.invoicesPage)).Methods(get...)
 	r.Handle("/invoices", s.page(true, s.invoicesSubmit)).Methods(http.MethodPost)
+	// Issue 13: customers, products, expenses, users (list, detail, edit,
+	// delete), locations (read-only), the own password, the settings.
+	s.resourcePageRoutes(r)
 }
 
 // serve adapts fn to http.Handler, sending any error through writeError.
