@@ -30,7 +30,8 @@ type column struct {
 	Key, Label string
 	// Sort is the API's ?sort= key, or "" when the column does not sort.
 	Sort string
-	// Kind formats the value: "" text, "money", "bool", "location", "mono".
+	// Kind formats the value: "" text, "money", "bool", "location",
+	// "role", "mono".
 	Kind string
 }
 
@@ -131,6 +132,11 @@ func formatCell(v any, kind string, names map[string]string) cell {
 			return cell{Text: n}
 		}
 		return cell{Text: s, Class: "mono"}
+	case "role":
+		if v == "admin" {
+			return cell{Text: "Administrator"}
+		}
+		return cell{Text: "Member"}
 	case "mono":
 		return cell{Text: fmt.Sprint(v), Class: "mono"}
 	}
@@ -320,16 +326,15 @@ func (s *Server) createSubmit(res *resource) pageFunc {
 			return err
 		}
 		d.Form = webpage.FormValues(r, res.formNames...)
-		var out map[string]any
-		if _, err := s.callAPI(r, res.create, http.MethodPost, nil, res.input(d.Form, true), &out); err != nil {
+		if _, err := s.callAPI(r, res.create, http.MethodPost, nil, res.input(d.Form, true), nil); err != nil {
 			status, err := formErrors(d, err)
 			if err != nil {
 				return err
 			}
 			return s.renderList(w, r, d, res, status)
 		}
-		id, _ := out["id"].(string)
-		webpage.SeeOther(w, r, res.Path+"/"+id+"?done=created")
+		// Back to the list (newest last, as it was), with a notice.
+		webpage.SeeOther(w, r, res.Path+"?done=created")
 		return nil
 	}
 }

@@ -111,7 +111,7 @@ func (s *Server) newResources() *resources {
 		Path: "/users", Title: "Users", Singular: "user", Plural: "users", ID: "users", admin: true,
 		list: s.listUsers, get: s.getUser, create: s.createUser, update: s.updateUser, remove: s.deleteUser,
 		Columns: []column{{Key: "email", Label: "E-mail", Sort: "email"}, {Key: "name", Label: "Name", Sort: "name"},
-			{Key: "role", Label: "Role", Sort: "role"}, {Key: "active", Label: "Status", Sort: "active", Kind: "bool"}},
+			{Key: "role", Label: "Role", Sort: "role", Kind: "role"}, {Key: "active", Label: "Status", Sort: "active", Kind: "bool"}},
 		fields: staticFields(
 			formField{Name: "email", Label: "E-mail", Type: "email", Autocomplete: "off", CreateOnly: true},
 			formField{Name: "name", Label: "Name", Type: "text", Autocomplete: "off"},
