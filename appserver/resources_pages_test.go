@@ -1,6 +1,7 @@
 package appserver
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -128,6 +129,20 @@ func TestResourcePages(t *testing.T) {
 		t.Errorf("sort=-name should list Wile before Acme, marked descending")
 	}
 	e.page(acme, "GET", "/customers?sort=password_hash&offset=-5", nil, 200) // hand-made parameters fall back
+
+	// Paging forward and back under a sort: 27 products, 25 a page.
+	for i := 2; i <= 27; i++ {
+		e.must(201, e.do(acme, call{method: "POST", path: "/api/products", body: map[string]string{"sku": fmt.Sprintf("P%02d", i), "name": "Part", "price": "1.00"}}), "product")
+	}
+	body = e.page(acme, "GET", "/products?sort=-sku", nil, 200)
+	if !strings.Contains(body, "1–25 of 27") || !strings.Contains(body, `href="/products?offset=25&amp;sort=-sku" rel="next"`) || strings.Contains(body, `rel="prev"`) {
+		t.Errorf("first page of products lacks its count or next link")
+	}
+	body = e.page(acme, "GET", "/products?offset=25&sort=-sku", nil, 200)
+	if !strings.Contains(body, "26–27 of 27") || !strings.Contains(body, `href="/products?sort=-sku" rel="prev"`) || strings.Contains(body, `rel="next"`) ||
+		!strings.Contains(body, "P02") || strings.Contains(body, "P27") {
+		t.Errorf("second page of products lacks its count, previous link or last items:\n%.3000s", body)
+	}
 
 	// Expenses, locations, settings and the account pages answer.
 	e.page(acme, "POST", "/expenses", url.Values{"description": {"Paint"}, "amount": {"12.50"}, "spent_on": {"2026-11-01"}}, 303)
