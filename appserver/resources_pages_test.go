@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantgate/tenantgate/appserver/sales"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
 
@@ -220,4 +221,46 @@ func TestUserPages(t *testing.T) {
 		t.Errorf("password form should report both fields")
 	}
 	e.page(acme, "POST", "/account/password", url.Values{"current_password": {testPassword}, "new_password": {"a-new-password"}}, 303)
+}
+
+// TestResourcePagesRefuseCrossSiteForms checks that the new page forms
+// (delete, deactivate, password, settings) are refused for a cookie
+// session when the post comes from another site, and served from the
+// same one.
+func TestResourcePagesRefuseCrossSiteForms(t *testing.T) {
+	e := newEnv(t, tenantpool.Config{})
+	acme := e.addTenant("acme", 10)
+	e.page(acme, "POST", "/customers", url.Values{"name": {"Ann"}}, 303)
+	ann := "/customers/" + e.idOf(acme, "/api/customers", "Ann")
+	cookie := sales.SessionCookie + "=" + acme.Session
+	post := func(path string, form url.Values, origin string) int {
+		h := http.Header{"Cookie": {cookie}, "Content-Type": {"application/x-www-form-urlencoded"}}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		return e.do(acme, call{method: "POST", path: path, noSession: true, header: h, body: form.Encode()}).Status
+	}
+	for _, c := range []struct {
+		path string
+		form url.Values
+	}{
+		{ann + "/delete", url.Values{}},
+		{ann + "/edit", url.Values{"name": {"Mallory"}}},
+		{"/users/" + acme.AdminID + "/deactivate", url.Values{}},
+		{"/account/password", url.Values{"current_password": {testPassword}, "new_password": {"hijacked-password"}}},
+		{"/settings", url.Values{"currency": {"XXX"}}},
+	} {
+		if got := post(c.path, c.form, "https://evil.example"); got != http.StatusForbidden {
+			t.Errorf("cross-site POST %s = %d, want 403", c.path, got)
+		}
+		if got := post(c.path, c.form, ""); got != http.StatusForbidden {
+			t.Errorf("POST %s without Origin or Referer = %d, want 403", c.path, got)
+		}
+	}
+	if got := post(ann+"/delete", url.Values{}, "https://acme.localhost"); got != http.StatusSeeOther {
+		t.Errorf("same-site delete = %d, want 303", got)
+	}
+	if r := e.do(acme, call{method: "HEAD", path: "/customers"}); r.Status != 200 {
+		t.Errorf("HEAD /customers = %d, want 200", r.Status)
+	}
 }
