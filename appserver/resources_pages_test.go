@@ -162,6 +162,9 @@ func TestResourcePages(t *testing.T) {
 	if body = e.page(acme, "GET", "/expenses", nil, 200); !strings.Contains(body, "Amount (EUR)") {
 		t.Errorf("after choosing EUR the expenses list should say so")
 	}
+	if body = e.page(acme, "GET", "/", nil, 200); !strings.Contains(body, `id="currency-shown" title="Amounts are in EUR">EUR<`) {
+		t.Errorf("the dashboard's header should show the currency EUR")
+	}
 	body = e.page(acme, "POST", "/settings", url.Values{"currency": {"euro"}}, 400)
 	if !strings.Contains(body, `id="currency-error"`) {
 		t.Errorf("a bad currency should be refused beside its field")
