@@ -145,6 +145,9 @@ func TestResources(t *testing.T) {
 				if d := textOf("users detail", "#details"); !strings.Contains(d, "Inactive") {
 					t.Errorf("after deactivation the user shows %q, want Inactive", d)
 				}
+				if n := textOf("users notice", ".alert.notice"); !strings.HasPrefix(n, "User deactivated") {
+					t.Errorf("after deactivation the notice is %q", n)
+				}
 				screenshot("users-6-deactivated")
 			},
 			deletedNotice: "User deleted."},
@@ -196,6 +199,17 @@ func TestResources(t *testing.T) {
 			t.Errorf("%s after delete: notice %q, want %q", w.name, n, w.deletedNotice)
 		}
 	}
+
+	// Locations are read-only: listed, with a detail page and no form.
+	run("locations", chromedp.Navigate(s.url("shop", "/locations")), chromedp.WaitVisible(chromedp.ID("locations")),
+		chromedp.Click(chromedp.CSS(`#locations tbody a`)), chromedp.WaitVisible(chromedp.ID("details")))
+	if d := textOf("location detail", "#details"); !strings.Contains(d, "high-street") {
+		t.Errorf("location detail = %q, want its code", d)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("main form").length`)); n != 0 {
+		t.Errorf("the location page offers %d forms, want none (read-only)", n)
+	}
+	screenshot("locations-1-detail")
 
 	// 390 px wide: no page scrolls sideways, and the skip link is first.
 	run("a customer to list", chromedp.Navigate(s.url("shop", "/customers")), chromedp.WaitVisible(chromedp.ID("q")),

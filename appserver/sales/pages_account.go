@@ -72,7 +72,11 @@ func (s *Server) setActiveSubmit(res *resource, active bool) pageFunc {
 			d.Title = titleOf(v)
 			return s.renderResource(w, r, d, v, status)
 		}
-		webpage.SeeOther(w, r, res.Path+"/"+mux.Vars(r)["id"]+"?done=saved")
+		done := "deactivated"
+		if active {
+			done = "activated"
+		}
+		webpage.SeeOther(w, r, res.Path+"/"+mux.Vars(r)["id"]+"?done="+done)
 		return nil
 	}
 }

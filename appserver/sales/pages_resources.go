@@ -434,6 +434,10 @@ func (s *Server) detailPage(res *resource) pageFunc {
 			d.Notice = res.createdNotice
 		case "saved":
 			d.Notice = res.savedNotice
+		case "deactivated":
+			d.Notice = "User deactivated: they are logged out and cannot log in."
+		case "activated":
+			d.Notice = "User reactivated: they can log in again."
 		}
 		d.Title = titleOf(v)
 		return s.renderResource(w, r, d, v, http.StatusOK)
