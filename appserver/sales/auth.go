@@ -45,6 +45,7 @@ type User struct {
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
 	Role      string    `json:"role"`
+	Active    bool      `json:"active"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -92,8 +93,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	var u User
 	var hash string
-	err = db.QueryRow(ctx, `SELECT id::text, email, name, role, created_at, password_hash FROM users WHERE lower(email) = lower($1)`, req.Email).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt, &hash)
+	err = db.QueryRow(ctx, `SELECT id::text, email, name, role, active, created_at, password_hash FROM users WHERE lower(email) = lower($1)`, req.Email).
+		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(req.Password))
 		return s.loginFailed(r, ip)
@@ -101,7 +102,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password)) != nil {
+	// A deactivated user fails like a wrong password, after the same work.
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(req.Password)) != nil || !u.Active {
 		return s.loginFailed(r, ip)
 	}
 	s.limiter.Succeeded(ctx, keys...)
@@ -197,10 +199,10 @@ func (s *Server) sessionUser(r *http.Request) (*User, error) {
 	}
 	var u User
 	err = db.QueryRow(r.Context(), `
-		SELECT u.id::text, u.email, u.name, u.role, u.created_at
+		SELECT u.id::text, u.email, u.name, u.role, u.active, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = $1 AND s.expires_at > now()`, hashToken(token)).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
+		WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active`, hashToken(token)).
+		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errUnauthenticated
 	}

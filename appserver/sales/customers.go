@@ -39,25 +39,29 @@ func (in *customerInput) validate(create bool) error {
 			*f = &v
 		}
 	}
+	var fe fieldErrors
 	if create && in.Name == nil || in.Name != nil && *in.Name == "" {
-		return httpapi.InvalidField("name", "is required")
+		fe.invalid("name", "is required")
 	}
 	if in.Name != nil && len(*in.Name) > 200 {
-		return httpapi.InvalidField("name", "must be at most 200 characters")
+		fe.invalid("name", "must be at most 200 characters")
 	}
 	if in.Email != nil && *in.Email != "" {
-		if err := tenantstore.ValidateEmail("email", *in.Email); err != nil {
-			return err
-		}
+		fe.add(httpapiError(tenantstore.ValidateEmail("email", *in.Email)))
 	}
 	if in.Phone != nil && len(*in.Phone) > 50 {
-		return httpapi.InvalidField("phone", "must be at most 50 characters")
+		fe.invalid("phone", "must be at most 50 characters")
 	}
 	if in.Address != nil && len(*in.Address) > 500 {
-		return httpapi.InvalidField("address", "must be at most 500 characters")
+		fe.invalid("address", "must be at most 500 characters")
 	}
-	return nil
+	return fe.err()
 }
+
+// customerList is the searchable, sortable list of customers.
+var customerList = listSpec{table: "customers", columns: customerColumns,
+	search: []string{"name", "email", "phone", "address"},
+	sorts:  map[string]string{"name": "lower(name)", "email": "lower(email)"}}
 
 const customerColumns = `id, name, email, phone, address, created_at`
 
@@ -85,6 +89,9 @@ func one[T any](v T, err error) (T, error) {
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
+	if wantsOffsetList(r) {
+		return listOffset(s, w, r, customerList, scanCustomer)
+	}
 	return listRows(s, w, r, "customers", customerColumns, scanCustomer,
 		func(c Customer) (time.Time, uuid.UUID) { return c.CreatedAt, c.ID })
 }

@@ -33,26 +33,32 @@ func (in *expenseInput) validate(create bool) error {
 		v := strings.TrimSpace(*in.Description)
 		in.Description = &v
 	}
+	var fe fieldErrors
 	switch {
 	case create && in.Description == nil, in.Description != nil && *in.Description == "":
-		return httpapi.InvalidField("description", "is required")
+		fe.invalid("description", "is required")
 	case in.Description != nil && len(*in.Description) > 500:
-		return httpapi.InvalidField("description", "must be at most 500 characters")
+		fe.invalid("description", "must be at most 500 characters")
+	}
+	switch {
 	case create && in.Amount == nil:
-		return httpapi.InvalidField("amount", "is required")
+		fe.invalid("amount", "is required")
+	case in.Amount != nil:
+		fe.add(in.Amount.Check("amount", 2, false))
+	}
+	switch {
 	case create && in.SpentOn == nil:
-		return httpapi.InvalidField("spent_on", "is required")
+		fe.invalid("spent_on", "is required")
+	case in.SpentOn != nil:
+		fe.add(in.SpentOn.Check("spent_on"))
 	}
-	if in.Amount != nil {
-		if err := in.Amount.Check("amount", 2, false); err != nil {
-			return err
-		}
-	}
-	if in.SpentOn != nil {
-		return in.SpentOn.Check("spent_on")
-	}
-	return nil
+	return fe.err()
 }
+
+// expenseList is the searchable, sortable list of expenses.
+var expenseList = listSpec{table: "expenses", columns: expenseColumns,
+	search: []string{"description"},
+	sorts:  map[string]string{"description": "lower(description)", "amount": "amount", "spent_on": "spent_on"}}
 
 const expenseColumns = `id, description, amount::text, spent_on::text, location_id, created_at`
 
@@ -63,16 +69,19 @@ func scanExpense(row pgx.Row) (Expense, error) {
 }
 
 func (s *Server) listExpenses(w http.ResponseWriter, r *http.Request) error {
+	if wantsOffsetList(r) {
+		return listOffset(s, w, r, expenseList, scanExpense)
+	}
 	return listRows(s, w, r, "expenses", expenseColumns, scanExpense,
 		func(e Expense) (time.Time, uuid.UUID) { return e.CreatedAt, e.ID })
 }
 
 func (s *Server) createExpense(w http.ResponseWriter, r *http.Request) error {
 	var in expenseInput
-	if err := readInput(w, r, &in); err != nil {
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	loc, err := s.checkLocation(r, "location_id", in.LocationID.Value)
+	loc, err := s.checkExpense(r, &in, true)
 	if err != nil {
 		return err
 	}
@@ -81,18 +90,35 @@ func (s *Server) createExpense(w http.ResponseWriter, r *http.Request) error {
 		in.Description, string(*in.Amount), string(*in.SpentOn), loc)
 }
 
+// checkExpense validates in and resolves its location, reporting every
+// invalid field at once.
+func (s *Server) checkExpense(r *http.Request, in *expenseInput, create bool) (*uuid.UUID, error) {
+	fe := asFieldErrors(in.validate(create))
+	loc, err := s.checkLocation(r, "location_id", in.LocationID.Value)
+	if err != nil {
+		if ae, _ := httpapi.ErrorFor(err); ae.Field == "" {
+			return nil, err
+		}
+		fe.add(err)
+	}
+	return loc, fe.err()
+}
+
 func (s *Server) getExpense(w http.ResponseWriter, r *http.Request) error {
 	return getRow(s, w, r, "expenses", expenseColumns, scanExpense)
 }
 
 func (s *Server) updateExpense(w http.ResponseWriter, r *http.Request) error {
 	var in expenseInput
-	id, err := readPatch(w, r, &in)
+	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
 	// Absent or null, Value is "" and loc nil; $5 says whether to set it.
-	loc, err := s.checkLocation(r, "location_id", in.LocationID.Value)
+	loc, err := s.checkExpense(r, &in, false)
 	if err != nil {
 		return err
 	}

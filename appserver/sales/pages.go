@@ -87,6 +87,12 @@ func (s *Server) page(auth bool, fn pageFunc) http.Handler {
 			reqctx.SetUser(r.Context(), u.ID)
 			r = r.WithContext(withUser(r.Context(), u))
 			d.User = u
+			st, err := s.settings(r)
+			if err != nil {
+				s.pageError(w, r, err)
+				return
+			}
+			d.Currency = st.Currency
 		}
 		if err := fn(w, r, d); err != nil {
 			s.pageError(w, r, err)

@@ -35,23 +35,32 @@ func (in *productInput) validate(create bool) error {
 			*f = &v
 		}
 	}
+	var fe fieldErrors
 	switch {
 	case create && in.SKU == nil, in.SKU != nil && *in.SKU == "":
-		return httpapi.InvalidField("sku", "is required")
+		fe.invalid("sku", "is required")
 	case in.SKU != nil && len(*in.SKU) > 64:
-		return httpapi.InvalidField("sku", "must be at most 64 characters")
+		fe.invalid("sku", "must be at most 64 characters")
+	}
+	switch {
 	case create && in.Name == nil, in.Name != nil && *in.Name == "":
-		return httpapi.InvalidField("name", "is required")
+		fe.invalid("name", "is required")
 	case in.Name != nil && len(*in.Name) > 200:
-		return httpapi.InvalidField("name", "must be at most 200 characters")
+		fe.invalid("name", "must be at most 200 characters")
+	}
+	switch {
 	case create && in.Price == nil:
-		return httpapi.InvalidField("price", "is required")
+		fe.invalid("price", "is required")
+	case in.Price != nil:
+		fe.add(in.Price.Check("price", 2, false))
 	}
-	if in.Price != nil {
-		return in.Price.Check("price", 2, false)
-	}
-	return nil
+	return fe.err()
 }
+
+// productList is the searchable, sortable list of products.
+var productList = listSpec{table: "products", columns: productColumns,
+	search: []string{"sku", "name"},
+	sorts:  map[string]string{"sku": "lower(sku)", "name": "lower(name)", "price": "price"}}
 
 const productColumns = `id, sku, name, price::text, created_at`
 
@@ -71,6 +80,9 @@ func skuTaken(err error) error {
 }
 
 func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) error {
+	if wantsOffsetList(r) {
+		return listOffset(s, w, r, productList, scanProduct)
+	}
 	return listRows(s, w, r, "products", productColumns, scanProduct,
 		func(p Product) (time.Time, uuid.UUID) { return p.CreatedAt, p.ID })
 }

@@ -153,6 +153,14 @@ func (s *Server) APIRoutes(api *mux.Router) {
 	authed.Handle("/invoices/{id}", s.serve(s.updateInvoice)).Methods(http.MethodPatch)
 	authed.Handle("/locations", s.serve(s.listLocations)).Methods(http.MethodGet)
 	authed.Handle("/reports/sales", s.serve(s.salesReport)).Methods(http.MethodGet)
+	// Issue 13: user management, the own password, the organization's settings.
+	authed.Handle("/users/seats", s.serve(s.userSeats)).Methods(http.MethodGet)
+	authed.Handle("/users/{id}", s.serve(s.getUser)).Methods(http.MethodGet)
+	authed.Handle("/users/{id}", s.serve(s.updateUser)).Methods(http.MethodPatch)
+	authed.Handle("/users/{id}", s.serve(s.deleteUser)).Methods(http.MethodDelete)
+	authed.Handle("/me/password", s.serve(s.changePassword)).Methods(http.MethodPost)
+	authed.Handle("/settings", s.serve(s.getSettings)).Methods(http.MethodGet)
+	authed.Handle("/settings", s.serve(s.updateSettings)).Methods(http.MethodPatch)
 }
 
 // PageRoutes adds the tenant's HTML pages (SPEC §7) to r, which verifies
@@ -164,12 +172,11 @@ func (s *Server) PageRoutes(r *mux.Router) {
 	r.Handle("/login", s.page(false, s.loginSubmit)).Methods(http.MethodPost)
 	r.Handle("/logout", s.page(true, s.logoutSubmit)).Methods(http.MethodPost)
 	r.Handle("/", s.page(true, s.dashboardPage)).Methods(get...)
-	r.Handle("/customers", s.page(true, s.customersPage)).Methods(get...)
-	r.Handle("/customers", s.page(true, s.customersSubmit)).Methods(http.MethodPost)
-	r.Handle("/products", s.page(true, s.productsPage)).Methods(get...)
-	r.Handle("/products", s.page(true, s.productsSubmit)).Methods(http.MethodPost)
 	r.Handle("/invoices", s.page(true, s.invoicesPage)).Methods(get...)
 	r.Handle("/invoices", s.page(true, s.invoicesSubmit)).Methods(http.MethodPost)
+	// Issue 13: customers, products, expenses, users (list, detail, edit,
+	// delete), locations (read-only), the own password, the settings.
+	s.resourcePageRoutes(r)
 }
 
 // serve adapts fn to http.Handler, sending any error through writeError.

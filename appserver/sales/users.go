@@ -39,11 +39,35 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err := requireAdmin(r); err != nil {
 		return err
 	}
-	return listRows(s, w, r, "users", `id::text, email, name, role, created_at`, func(row pgx.Row) (User, error) {
-		var u User
-		err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.CreatedAt)
-		return u, err
-	}, func(u User) (time.Time, uuid.UUID) { return u.CreatedAt, uuid.MustParse(u.ID) })
+	if wantsOffsetList(r) {
+		return listOffset(s, w, r, userList, scanUser)
+	}
+	return listRows(s, w, r, "users", userColumns, scanUser,
+		func(u User) (time.Time, uuid.UUID) { return u.CreatedAt, uuid.MustParse(u.ID) })
+}
+
+const userColumns = `id::text, email, name, role, active, created_at`
+
+func scanUser(row pgx.Row) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt)
+	return u, err
+}
+
+// userList is the searchable, sortable list of users.
+var userList = listSpec{table: "users", columns: userColumns,
+	search: []string{"email", "name", "role"},
+	sorts:  map[string]string{"email": "lower(email)", "name": "lower(name)", "role": "role", "active": "active"}}
+
+// checkPassword checks a new password's length: 8 to 72 bytes.
+func checkPassword(field, pw string) error {
+	if len(pw) < MinPasswordLength {
+		return httpapi.InvalidField(field, "must be at least 8 characters")
+	}
+	if len(pw) > tenantstore.MaxPasswordBytes { // bytes, not runes: bcrypt's limit
+		return httpapi.InvalidField(field, "must be at most 72 bytes (UTF-8)")
+	}
+	return nil
 }
 
 // createUser adds a user (administrators only). The tenant's max_users holds
@@ -62,27 +86,24 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if req.Role == "" {
 		req.Role = "member"
 	}
-	if err := tenantstore.ValidateEmail("email", req.Email); err != nil {
-		return err
+	var fe fieldErrors
+	fe.add(httpapiError(tenantstore.ValidateEmail("email", req.Email)))
+	if len(req.Name) > 200 {
+		fe.invalid("name", "must be at most 200 characters")
 	}
 	if req.Role != "admin" && req.Role != "member" {
-		return httpapi.InvalidField("role", `must be "admin" or "member"`)
+		fe.invalid("role", `must be "admin" or "member"`)
 	}
-	if len(req.Password) < MinPasswordLength {
-		return httpapi.InvalidField("password", "must be at least 8 characters")
-	}
-	if len(req.Password) > tenantstore.MaxPasswordBytes { // bytes, not runes: bcrypt's limit
-		return httpapi.InvalidField("password", "must be at most 72 bytes (UTF-8)")
-	}
-	if len(req.Name) > 200 {
-		return httpapi.InvalidField("name", "must be at most 200 characters")
+	fe.add(checkPassword("password", req.Password))
+	if err := fe.err(); err != nil {
+		return err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), s.cfg.BcryptCost)
 	if err != nil {
 		return err
 	}
 	limit := reqctx.Tenant(r.Context()).MaxUsers
-	u := User{Email: req.Email, Name: req.Name, Role: req.Role}
+	u := User{Email: req.Email, Name: req.Name, Role: req.Role, Active: true}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx) error {
 		// SHARE ROW EXCLUSIVE conflicts with itself and with inserts, so
 		// two creates cannot both count n-1 and both insert.

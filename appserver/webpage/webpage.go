@@ -85,6 +85,9 @@ type Data struct {
 	Form   map[string]string   // field name → value, to refill a form
 	CSRF   string              // admin pages: the CSRF token for forms
 	Data   any                 // the page's own data
+	// Currency is the tenant's currency (ISO 4217), shown in the header of
+	// tenant pages; "" elsewhere.
+	Currency string
 }
 
 // FieldError records err beside its field when it names one and is the
