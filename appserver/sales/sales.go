@@ -153,6 +153,8 @@ func (s *Server) APIRoutes(api *mux.Router) {
 	authed.Handle("/invoices/{id}", s.serve(s.updateInvoice)).Methods(http.MethodPatch)
 	authed.Handle("/locations", s.serve(s.listLocations)).Methods(http.MethodGet)
 	authed.Handle("/reports/sales", s.serve(s.salesReport)).Methods(http.MethodGet)
+	authed.Handle("/invoices/{id}", s.serve(s.deleteInvoice)).Methods(http.MethodDelete)
+	authed.Handle("/reports/summary", s.serve(s.summaryReport)).Methods(http.MethodGet)
 }
 
 // PageRoutes adds the tenant's HTML pages (SPEC §7) to r, which verifies
