@@ -172,6 +172,7 @@ func (s *Server) PageRoutes(r *mux.Router) {
 	r.Handle("/products", s.page(true, s.productsSubmit)).Methods(http.MethodPost)
 	r.Handle("/invoices", s.page(true, s.invoicesPage)).Methods(get...)
 	r.Handle("/invoices", s.page(true, s.invoicesSubmit)).Methods(http.MethodPost)
+	s.invoicePageRoutes(r)
 }
 
 // serve adapts fn to http.Handler, sending any error through writeError.
