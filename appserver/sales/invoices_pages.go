@@ -675,4 +675,6 @@ func (s *Server) invoicePageRoutes(r *mux.Router) {
 	r.Handle("/invoices/{id}/void", s.page(true, s.invoiceVoidSubmit)).Methods(http.MethodPost)
 	r.Handle("/invoices/{id}/delete", s.page(true, s.invoiceDeletePage)).Methods(get...)
 	r.Handle("/invoices/{id}/delete", s.page(true, s.invoiceDeleteSubmit)).Methods(http.MethodPost)
+	r.Handle("/reports", s.page(true, s.reportsPage)).Methods(get...)
+	r.Handle("/reports.csv", s.page(true, s.reportsCSV)).Methods(get...)
 }
