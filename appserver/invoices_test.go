@@ -109,11 +109,18 @@ func TestInvoicesAPI(t *testing.T) {
 		e.must(201, e.do(acme, call{method: "POST", path: "/api/invoices", body: map[string]any{"customer_id": ann, "location_id": "main", "status": "issued", "lines": line}}), "issued")
 		e.must(201, e.do(acme, call{method: "POST", path: "/api/expenses", body: map[string]any{"description": "Rent", "amount": "12.50", "spent_on": today(), "location_id": "main"}}), "expense")
 		rep := e.must(200, e.do(acme, call{method: "GET", path: "/api/reports/summary"}), "summary")
-		var main map[string]any
+		var main, none map[string]any
 		for _, it := range rep.Body["items"].([]any) {
-			if m := it.(map[string]any); m["location_code"] == "main" {
+			switch m := it.(map[string]any); {
+			case m["location_code"] == "main":
 				main = m
+			case m["location_id"] == nil:
+				none = m
 			}
+		}
+		// Money always has two decimals, even where nothing was spent.
+		if none == nil || none["sales"] != "10.00" || none["expenses"] != "0.00" || none["margin"] != "10.00" {
+			t.Errorf("summary without location = %v, want sales 10.00, expenses 0.00, margin 10.00", none)
 		}
 		if main == nil || main["sales"] != "40.00" || main["paid"] != "30.00" || main["outstanding"] != "10.00" || main["expenses"] != "12.50" || main["margin"] != "27.50" {
 			t.Errorf("summary at main = %v, want sales 40.00, paid 30.00, outstanding 10.00, expenses 12.50, margin 27.50", main)

@@ -173,12 +173,13 @@ func (s *Server) summaryReport(w http.ResponseWriter, r *http.Request) error {
 			       coalesce(inv.n, 0) AS n, coalesce(inv.sales, 0) AS sales, coalesce(inv.paid, 0) AS paid,
 			       coalesce(inv.outstanding, 0) AS outstanding, coalesce(exp.expenses, 0) AS expenses
 			FROM inv FULL JOIN exp ON inv.loc = exp.loc)
-		SELECT 0 AS k, location_id, n, sales::text, paid::text, outstanding::text, expenses::text, (sales - expenses)::text
+		SELECT 0 AS k, location_id, n, round(sales, 2)::text, round(paid, 2)::text, round(outstanding, 2)::text,
+		       round(expenses, 2)::text, round(sales - expenses, 2)::text
 		FROM joined
 		UNION ALL
-		SELECT 1, NULL::uuid, coalesce(sum(n), 0)::bigint, coalesce(sum(sales), 0)::text, coalesce(sum(paid), 0)::text,
-		       coalesce(sum(outstanding), 0)::text, coalesce(sum(expenses), 0)::text,
-		       coalesce(sum(sales - expenses), 0)::text
+		SELECT 1, NULL::uuid, coalesce(sum(n), 0)::bigint, round(coalesce(sum(sales), 0), 2)::text, round(coalesce(sum(paid), 0), 2)::text,
+		       round(coalesce(sum(outstanding), 0), 2)::text, round(coalesce(sum(expenses), 0), 2)::text,
+		       round(coalesce(sum(sales - expenses), 0), 2)::text
 		FROM joined
 		ORDER BY 1, 2 NULLS LAST`, from, to, uuid.Nil) // $3: the key of "no location" in the join
 	if err != nil {
