@@ -41,6 +41,17 @@ func TestPagesInvoiceLifecycle(t *testing.T) {
 		t.Fatalf("the untouched form created %d invoices, want none", n)
 	}
 
+	// Every invalid field at once, each beside its input.
+	bad := url.Values{"customer_id": {cust}, "status": {"draft"}, "line_count": {"2"}, "issued_on": {"yesterday"},
+		"lines[0].quantity": {"2"}, "lines[0].unit_price": {"1"},
+		"lines[1].product_id": {seed}, "lines[1].quantity": {"0"}}
+	res = page("POST", "/invoices", bad)
+	for _, f := range []string{"issued_on", "lines[0].product_id", "lines[1].quantity"} {
+		if res.Status != 400 || fieldErrorOf(string(res.Raw), f) == "" {
+			t.Errorf("POST a form with three bad fields = %d: no error beside %s", res.Status, f)
+		}
+	}
+
 	// Add line (no JavaScript): the form comes back with three rows, what
 	// was typed kept, and the total of what can be priced.
 	form := url.Values{"customer_id": {cust}, "status": {"draft"}, "line_count": {"2"},

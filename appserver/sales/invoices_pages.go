@@ -337,6 +337,43 @@ func lineErrors(d *webpage.Data, slot []int) {
 	d.Errors = errs
 }
 
+// checkInvoiceForm finds every invalid field of the form at once (the API
+// stops at the first), so each is shown beside its input; it returns
+// whether there was any.
+func checkInvoiceForm(d *webpage.Data, rows []lineRow, slot []int) bool {
+	errs := map[string]string{}
+	add := func(err error) {
+		var ae *httpapi.Error
+		if errors.As(err, &ae) {
+			errs[ae.Field] = ae.Message
+		}
+	}
+	if d.Form["customer_id"] == "" {
+		errs["customer_id"] = "is required"
+	}
+	if v := d.Form["issued_on"]; v != "" {
+		add(httpapi.Date(v).Check("issued_on"))
+	}
+	if len(slot) == 0 {
+		errs["lines"] = errNoLines.Message
+	}
+	for _, i := range slot {
+		l, p := rows[i], fmt.Sprintf("lines[%d].", i)
+		if l.ProductID == "" {
+			errs[p+"product_id"] = "choose a product"
+		}
+		add(httpapi.Decimal(l.Quantity).Check(p+"quantity", 3, true))
+		if l.UnitPrice != "" {
+			add(httpapi.Decimal(l.UnitPrice).Check(p+"unit_price", 2, false))
+		}
+	}
+	if len(errs) == 0 {
+		return false
+	}
+	d.Errors = errs
+	return true
+}
+
 // invoicesSubmit creates an invoice with the form's filled-in rows through
 // the API's handler; a refused field is shown beside its input. The form's
 // add and remove buttons show it again with one row more or less.
@@ -356,6 +393,9 @@ func (s *Server) invoicesSubmit(w http.ResponseWriter, r *http.Request, d *webpa
 	}
 	lines, slot := apiLines(rows)
 	in["lines"] = lines
+	if checkInvoiceForm(d, rows, slot) {
+		return s.renderInvoices(w, r, d, http.StatusBadRequest, rows)
+	}
 	if _, err := s.callAPI(r, s.createInvoice, http.MethodPost, nil, in, nil); err != nil {
 		status, err := d.FieldError(err)
 		if err != nil {
@@ -620,6 +660,9 @@ func (s *Server) invoiceEditSubmit(w http.ResponseWriter, r *http.Request, d *we
 		return s.renderInvoiceEdit(w, r, d, http.StatusOK, inv, rows)
 	}
 	lines, slot := apiLines(rows)
+	if checkInvoiceForm(d, rows, slot) {
+		return s.renderInvoiceEdit(w, r, d, http.StatusBadRequest, inv, rows)
+	}
 	in := map[string]any{"customer_id": d.Form["customer_id"], "lines": lines, "location_id": nil, "issued_on": nil}
 	if v := d.Form["location_id"]; v != "" {
 		in["location_id"] = v
