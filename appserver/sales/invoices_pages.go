@@ -20,6 +20,11 @@ import (
 // invoiceFormRows is how many line rows a new invoice form starts with.
 const invoiceFormRows = 2
 
+// maxFormLines is the most line rows the invoice form shows: each row
+// carries a select of every product, so a page of MaxInvoiceLines rows
+// would be tens of MB. Larger invoices are written through the API.
+const maxFormLines = 100
+
 // invoiceListLimit is the invoice list page's size.
 const invoiceListLimit = 25
 
@@ -52,6 +57,7 @@ type invoiceForm struct {
 	Products                []productOption
 	Lines                   []lineRow
 	Total                   string
+	MaxLines                int // maxFormLines, for the script
 }
 
 type invoicesData struct {
@@ -196,7 +202,7 @@ func (s *Server) renderInvoices(w http.ResponseWriter, r *http.Request, d *webpa
 		Action: "/invoices", Heading: "New invoice", Submit: "Create invoice",
 		Customers: names.customers, Locations: names.locations, Products: names.products,
 		Statuses: []webpage.Option{{Value: "draft", Label: "Draft"}, {Value: "issued", Label: "Issued"}, {Value: "paid", Label: "Paid"}},
-		Lines:    rows, Total: formTotal(rows, names.prices),
+		Lines:    rows, Total: formTotal(rows, names.prices), MaxLines: maxFormLines,
 	}
 	setLineForm(d, rows)
 	d.Title, d.Active, d.Data = "Invoices", "invoices", data
@@ -268,11 +274,11 @@ func readInvoiceForm(w http.ResponseWriter, r *http.Request, d *webpage.Data) (r
 	n := atoiOr(r.PostForm.Get("line_count"), 0)
 	for k := range r.PostForm {
 		var i int
-		if _, err := fmt.Sscanf(k, "lines[%d]", &i); err == nil && i >= n && i < MaxInvoiceLines {
+		if _, err := fmt.Sscanf(k, "lines[%d]", &i); err == nil && i >= n && i < maxFormLines {
 			n = i + 1
 		}
 	}
-	n = min(max(n, 0), MaxInvoiceLines)
+	n = min(max(n, 0), maxFormLines)
 	for i := range n {
 		p := fmt.Sprintf("lines[%d].", i)
 		rows = append(rows, lineRow{
@@ -283,7 +289,7 @@ func readInvoiceForm(w http.ResponseWriter, r *http.Request, d *webpage.Data) (r
 	}
 	switch {
 	case r.PostForm.Get("add") != "":
-		if len(rows) < MaxInvoiceLines {
+		if len(rows) < maxFormLines {
 			rows = append(rows, lineRow{Quantity: "1"})
 		}
 		edited = true
@@ -614,6 +620,10 @@ func (s *Server) invoiceEditPage(w http.ResponseWriter, r *http.Request, d *webp
 		d.Error = errNotDraft.Message + "."
 		return s.renderInvoice(w, r, d, http.StatusConflict, "invoice")
 	}
+	if len(inv.Lines) > maxFormLines {
+		d.Error = fmt.Sprintf("This draft has %d lines, more than the form holds (%d); change it through the API.", len(inv.Lines), maxFormLines)
+		return s.renderInvoice(w, r, d, http.StatusUnprocessableEntity, "invoice")
+	}
 	d.Form = map[string]string{"customer_id": inv.CustomerID.String()}
 	if inv.LocationID != nil {
 		d.Form["location_id"] = inv.LocationID.String()
@@ -637,7 +647,7 @@ func (s *Server) renderInvoiceEdit(w http.ResponseWriter, r *http.Request, d *we
 	data := invoicesData{Form: invoiceForm{
 		Action: fmt.Sprintf("/invoices/%s/edit", inv.ID), Heading: fmt.Sprintf("Edit draft invoice %d", inv.Number), Submit: "Save invoice",
 		Edit: true, Customers: names.customers, Locations: names.locations, Products: names.products,
-		Lines: rows, Total: formTotal(rows, names.prices), Cancel: fmt.Sprintf("/invoices/%s", inv.ID),
+		Lines: rows, Total: formTotal(rows, names.prices), Cancel: fmt.Sprintf("/invoices/%s", inv.ID), MaxLines: maxFormLines,
 	}}
 	setLineForm(d, rows)
 	d.Title, d.Active, d.Data = fmt.Sprintf("Edit invoice %d", inv.Number), "invoices", data

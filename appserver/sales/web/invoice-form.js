@@ -66,6 +66,7 @@
     if (!b) return;
     if (b.name === "add") {
       ev.preventDefault();
+      if (body.querySelectorAll("tr.line").length >= Number(form.dataset.maxLines || 100)) return;
       var row = blank.cloneNode(true);
       row.querySelectorAll("input").forEach(function (i) { i.value = ""; });
       var qty = row.querySelectorAll("input")[0];
