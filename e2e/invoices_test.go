@@ -114,7 +114,7 @@ func TestBrowserInvoiceLifecycle(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("name")),
 		chromedp.SendKeys(chromedp.ID("name"), "Harbour Café"),
 		click(`form[action="/customers"] button[type=submit]`),
-		chromedp.WaitVisible(chromedp.ID("customers")))
+		chromedp.WaitVisible(chromedp.CSS(".alert.notice")))
 	for _, p := range [][3]string{{"TEA-1", "Green tea", "12.50"}, {"CUP-2", "Cup", "4.00"}} {
 		run("product "+p[0],
 			chromedp.Navigate(s.url("shop", "/products")),
@@ -123,7 +123,8 @@ func TestBrowserInvoiceLifecycle(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("name"), p[1]),
 			chromedp.SendKeys(chromedp.ID("price"), p[2]),
 			click(`form[action="/products"] button[type=submit]`),
-			chromedp.WaitVisible(chromedp.ID("products")))
+			// The notice is on the page after the post, not the one before.
+			chromedp.WaitVisible(chromedp.CSS(".alert.notice")))
 	}
 
 	t.Run("create with two lines", func(t *testing.T) {
@@ -155,8 +156,12 @@ func TestBrowserInvoiceLifecycle(t *testing.T) {
 		if got := textOf("live total", "#invoice-total"); got != "31.00" {
 			t.Errorf("live total = %q, want 31.00", got)
 		}
+		if shown := eval("no-script button", `getComputedStyle(document.querySelector('button[name="recalc"]')).display`); shown != "none" {
+			t.Errorf("with the script, the Update total button shows (display %q)", shown)
+		}
 		screenshot("invoice-1-form")
-		run("create", click("#invoice-save"), chromedp.WaitVisible(chromedp.ID("invoices")))
+		// Enter in a field saves (the form's default button), as in any form.
+		run("create with Enter", chromedp.SendKeys(chromedp.CSS(`[name="lines[1].quantity"]`), "\r"), chromedp.WaitVisible(chromedp.ID("invoices")))
 		if list := textOf("list", "#invoices"); !strings.Contains(list, "31.00") || !strings.Contains(list, "draft") {
 			t.Errorf("invoice list = %q, want the draft of 31.00", list)
 		}

@@ -18,7 +18,7 @@
     e.removeAttribute("aria-invalid");
     e.removeAttribute("aria-describedby");
   });
-  form.querySelectorAll("[data-nojs]").forEach(function (b) { b.hidden = true; });
+  form.querySelectorAll("[data-nojs]").forEach(function (b) { b.style.display = "none"; });
 
   function renumber() {
     var rows = body.querySelectorAll("tr.line");
