@@ -134,6 +134,9 @@ func TestPagesInvoiceLifecycle(t *testing.T) {
 	if res = page("POST", "/invoices/"+id+"/delete", url.Values{}); res.Status != 409 || !strings.Contains(string(res.Raw), "only a draft invoice can be deleted") {
 		t.Errorf("delete a paid invoice = %d, want 409; body %.300s", res.Status, res.Raw)
 	}
+	if res = page("GET", "/invoices/"+id+"/delete", nil); res.Status != 409 || !strings.Contains(string(res.Raw), "A paid invoice cannot be deleted.") {
+		t.Errorf("the delete confirmation of a paid invoice = %d, want 409 saying why; body %.300s", res.Status, res.Raw)
+	}
 	res = page("GET", "/invoices/"+id+"/print", nil)
 	if body := string(res.Raw); res.Status != 200 || !strings.Contains(body, "1 Desert Rd") || !strings.Contains(body, "@media print") || !strings.Contains(body, "<strong>11.00</strong>") {
 		t.Errorf("print view = %d, want the address, the total and print CSS", res.Status)

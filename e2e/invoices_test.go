@@ -167,6 +167,16 @@ func TestBrowserInvoiceLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("390 px wide", func(t *testing.T) {
+		run("narrow", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.url("shop", "/invoices")), chromedp.WaitVisible(chromedp.ID("invoice-save")))
+		// The invoice pages' own content (main) fits; the header is the layout's.
+		if w := eval("content width", `(m => m.scrollWidth + "/" + m.clientWidth)(document.querySelector("main"))`); w != "390/390" {
+			t.Errorf("/invoices at 390 px: main is %s px (scroll/client), want it to fit", w)
+		}
+		screenshot("invoice-5-form-390px")
+		run("wide again", chromedp.ResetViewport())
+	})
+
 	t.Run("issue, pay, print", func(t *testing.T) {
 		run("open it", click(`#invoices tbody a`), chromedp.WaitVisible(chromedp.ID("invoice-status")))
 		if main := textOf("detail", "main"); !strings.Contains(main, "Harbour Café") || !strings.Contains(main, "1.5") || !strings.Contains(main, "31.00") {

@@ -508,6 +508,11 @@ func (s *Server) renderInvoice(w http.ResponseWriter, r *http.Request, d *webpag
 		return err
 	}
 	d.Title, d.Active = fmt.Sprintf("Invoice %d", v.Number), "invoices"
+	// A confirmation of what the invoice no longer allows shows why instead.
+	if c, ok := d.Data.(*invoiceConfirm); ok && (c.Action == "delete" && !v.CanEdit || c.Action == "void" && !v.CanVoid) {
+		d.Error = fmt.Sprintf("A %s invoice cannot be %s.", v.Status, map[string]string{"delete": "deleted", "void": "voided"}[c.Action])
+		d.Data, page, status = nil, "invoice", http.StatusConflict
+	}
 	if d.Data == nil {
 		d.Data = v
 	} else if c, ok := d.Data.(*invoiceConfirm); ok {
