@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,8 +16,9 @@ import (
 
 // TestBrowserInvoiceLifecycle walks an invoice's life in Chromium through
 // caddy: a form with two lines whose total follows the typing (the app's
-// own script adds and removes rows), issued, paid, its printable view; then
-// the reports page and its CSV download. Screenshots: invoice-*.png and
+// own script adds and removes rows), issued, paid, its printable view (and
+// PDF); the form at 390 px; the reports page and its CSV download; and the
+// demo data of `make run` on the reports. Screenshots: invoice-*.png and
 // reports-*.png under testdata-out/e2e/.
 func TestBrowserInvoiceLifecycle(t *testing.T) {
 	if testing.Short() {
@@ -174,7 +176,7 @@ func TestBrowserInvoiceLifecycle(t *testing.T) {
 			t.Errorf("/invoices at 390 px: main is %s px (scroll/client), want it to fit", w)
 		}
 		screenshot("invoice-5-form-390px")
-		run("wide again", chromedp.ResetViewport())
+		run("wide again", chromedp.EmulateViewport(1280, 900))
 	})
 
 	t.Run("issue, pay, print", func(t *testing.T) {
@@ -239,5 +241,55 @@ func TestBrowserInvoiceLifecycle(t *testing.T) {
 		if csv := string(body); !strings.HasPrefix(csv, "location,invoices,sales,paid,outstanding,expenses,margin\n") || !strings.Contains(csv, "Harbour,1,31.00,31.00,0.00,0.00,31.00") {
 			t.Errorf("downloaded CSV = %q, want the header and Harbour's row", csv)
 		}
+	})
+	// The demo data of `make run` gives the reports months of history:
+	// demoseed fills a tenant through the edge, and a second run adds nothing.
+	t.Run("demo data", func(t *testing.T) {
+		const demoPassword = "demo-admin-password"
+		s.adminAPI("POST", "/api/tenants", map[string]any{"name": "Demo Shop", "subdomain": "demo",
+			"admin_email": "admin@demo.example", "admin_password": demoPassword, "multi_location": true}, 201)
+		s.adminAPI("POST", "/api/tenants/demo/locations", map[string]any{"name": "Uptown", "code": "uptown"}, 201)
+		s.adminAPI("POST", "/api/tenants/demo/locations", map[string]any{"name": "Riverside", "code": "riverside"}, 201)
+		seeder := filepath.Join(t.TempDir(), "demoseed")
+		if out, err := exec.Command("go", "build", "-o", seeder, "../scripts/demoseed").CombinedOutput(); err != nil {
+			t.Fatalf("building demoseed: %v\n%s", err, out)
+		}
+		seed := func() string {
+			cmd := exec.Command(seeder, "-edge", fmt.Sprintf("http://127.0.0.1:%d", s.httpPort), "-base-domain", "localhost", "demo")
+			cmd.Env = append(os.Environ(), "DEMO_PASSWORD="+demoPassword)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("demoseed: %v\n%s", err, out)
+			}
+			return string(out)
+		}
+		if out := seed(); !strings.Contains(out, "records added") {
+			t.Fatalf("first demoseed run = %q, want records added", out)
+		}
+		if out := seed(); !strings.Contains(out, "already there") {
+			t.Errorf("second demoseed run = %q, want nothing added", out)
+		}
+		run("demo login",
+			chromedp.Navigate(s.url("demo", "/login")),
+			chromedp.WaitVisible(chromedp.ID("email")),
+			chromedp.SendKeys(chromedp.ID("email"), "admin@demo.example"),
+			chromedp.SendKeys(chromedp.ID("password"), demoPassword),
+			click(`form[action="/login"] button[type=submit]`),
+			chromedp.WaitNotPresent(chromedp.ID("password")))
+		now := time.Now().UTC()
+		from := now.AddDate(0, 0, -180).Format(time.DateOnly)
+		run("demo reports", chromedp.Navigate(s.url("demo", "/reports?from="+from+"&to="+now.Format(time.DateOnly))), chromedp.WaitVisible(chromedp.ID("report-locations")))
+		for _, loc := range []string{"Uptown", "Riverside"} {
+			row := eval("row "+loc, fmt.Sprintf(`[...document.querySelectorAll("#report-locations tbody tr")].map(r => r.innerText).find(t => t.startsWith(%q)) || ""`, loc))
+			cells := strings.Split(row, "\t")
+			// location, invoices, sales, paid, outstanding, expenses, margin
+			if len(cells) != 7 || cells[3] == "0.00" || cells[4] == "0.00" || cells[5] == "0.00" {
+				t.Errorf("demo reports at %s = %q, want paid, outstanding and expenses", loc, row)
+			}
+		}
+		if days := eval("days", `String(document.querySelectorAll("#report-days tbody tr").length)`); len(days) < 2 {
+			t.Errorf("demo reports: %s days with sales, want months of them (at least 10)", days)
+		}
+		screenshot("reports-2-demo-data")
 	})
 }
