@@ -231,6 +231,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 		if page.HasMore {
 			return httpapi.InvalidField("before", "give cursor or before, not both")
 		}
+		// ?before= carries a cursor of this list: decode it as ?cursor= is.
 		bq := url.Values{"cursor": {b}}
 		p, err := httpapi.ParsePage(&http.Request{URL: &url.URL{RawQuery: bq.Encode()}})
 		if err != nil {
