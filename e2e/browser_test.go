@@ -166,9 +166,9 @@ func TestBrowser(t *testing.T) {
 		fail("choose the product", fmt.Errorf("chose %q: %v", chosen, err))
 	}
 	run("acme create invoice",
-		chromedp.SetValue(chromedp.CSS(`[name="status"]`), "issued"),
+		chromedp.SetValue(chromedp.ID("status"), "issued"),
 		chromedp.SetValue(chromedp.CSS(`[name="lines[0].quantity"]`), "2"),
-		submit("/invoices"),
+		chromedp.Click(chromedp.ID("invoice-save")),
 		chromedp.WaitVisible(chromedp.ID("invoices")))
 	if list := textOf("acme invoices list", "#invoices"); !strings.Contains(list, "299.80") {
 		t.Errorf("acme /invoices = %q, want the invoice of 2 × 149.90 = 299.80", list)

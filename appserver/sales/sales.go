@@ -161,6 +161,8 @@ func (s *Server) APIRoutes(api *mux.Router) {
 	authed.Handle("/me/password", s.serve(s.changePassword)).Methods(http.MethodPost)
 	authed.Handle("/settings", s.serve(s.getSettings)).Methods(http.MethodGet)
 	authed.Handle("/settings", s.serve(s.updateSettings)).Methods(http.MethodPatch)
+	authed.Handle("/invoices/{id}", s.serve(s.deleteInvoice)).Methods(http.MethodDelete)
+	authed.Handle("/reports/summary", s.serve(s.summaryReport)).Methods(http.MethodGet)
 }
 
 // PageRoutes adds the tenant's HTML pages (SPEC §7) to r, which verifies
@@ -177,6 +179,7 @@ func (s *Server) PageRoutes(r *mux.Router) {
 	// Issue 13: customers, products, expenses, users (list, detail, edit,
 	// delete), locations (read-only), the own password, the settings.
 	s.resourcePageRoutes(r)
+	s.invoicePageRoutes(r)
 }
 
 // serve adapts fn to http.Handler, sending any error through writeError.

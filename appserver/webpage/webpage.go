@@ -33,12 +33,13 @@ const maxFormBytes = 64 << 10
 
 // stylesheet is style.css, inlined into every page; styleCSP is the
 // Content-Security-Policy that allows exactly it (by hash) and nothing else
-// to run or load: no script, no external resource, forms to this origin only.
+// to run or load: scripts only from the app itself, no external resource,
+// forms to this origin only.
 var stylesheet, styleCSP = func() (template.CSS, string) {
 	b := styleCSS
 	sum := sha256.Sum256(b)
 	csp := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-		"'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+		"'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	return template.CSS(b), csp
 }()
 

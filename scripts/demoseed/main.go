@@ -1,10 +1,11 @@
 // Command demoseed fills the demo tenants of `make run` with sample
-// customers, products and invoices. It goes through caddy, as a browser
+// customers, products, expenses and several months of invoices in mixed
+// states (so the reports have something to show). It goes through caddy, as a browser
 // would: it logs in as the tenant's admin at http://<tenant>.<base>:<port>
 // and uses the tenant API (SPEC §7), so it exercises the real request path.
 //
 // It is idempotent: customers are matched by email, products by SKU, and
-// invoices are only added to a tenant that has none.
+// expenses and invoices are only added to a tenant that has none.
 //
 //	DEMO_PASSWORD=… go run ./scripts/demoseed -edge http://127.0.0.1:8080 acme globex
 package main
