@@ -8,7 +8,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/webpage"
 )
 
@@ -132,83 +131,5 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, d *webpag
 	}
 	d.Title, d.Active, d.Data = "Dashboard", "dashboard", data
 	webpage.Render(w, r, s.log, tenantPages, http.StatusOK, "dashboard", d)
-	return nil
-}
-
-// optional is nil for an empty form value, so the API applies its default.
-func optional(v string) *string {
-	if v == "" {
-		return nil
-	}
-	return &v
-}
-
-func (s *Server) customersPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
-	return s.renderCustomers(w, r, d, http.StatusOK)
-}
-
-func (s *Server) renderCustomers(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
-	return renderList[Customer](s, w, r, d, status, s.listCustomers, "customers", "Customers", "Customer added.")
-}
-
-// customersSubmit creates a customer through the API's handler; a refused
-// field is shown beside it.
-func (s *Server) customersSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
-	if err := webpage.ParseForm(w, r); err != nil {
-		return err
-	}
-	d.Form = webpage.FormValues(r, "name", "email", "phone", "address")
-	in := customerInput{Name: &[]string{d.Form["name"]}[0], Email: optional(d.Form["email"]), Phone: optional(d.Form["phone"]), Address: optional(d.Form["address"])}
-	return s.submitCreate(w, r, d, s.createCustomer, in, s.renderCustomers, "/customers?created=1")
-}
-
-func (s *Server) productsPage(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
-	return s.renderProducts(w, r, d, http.StatusOK)
-}
-
-func (s *Server) renderProducts(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int) error {
-	return renderList[Product](s, w, r, d, status, s.listProducts, "products", "Products", "Product added.")
-}
-
-// productsSubmit creates a product through the API's handler.
-func (s *Server) productsSubmit(w http.ResponseWriter, r *http.Request, d *webpage.Data) error {
-	if err := webpage.ParseForm(w, r); err != nil {
-		return err
-	}
-	d.Form = webpage.FormValues(r, "sku", "name", "price")
-	in := map[string]string{"sku": d.Form["sku"], "name": d.Form["name"], "price": d.Form["price"]}
-	return s.submitCreate(w, r, d, s.createProduct, in, s.renderProducts, "/products?created=1")
-}
-
-// renderList renders page name (its title, its navigation entry) with one
-// page of the list the API handler list answers, and notice after a
-// create (?created=1).
-func renderList[T any](s *Server, w http.ResponseWriter, r *http.Request, d *webpage.Data, status int,
-	list httpapi.HandlerFunc, name, title, notice string) error {
-	var page httpapi.Page[T]
-	if _, err := s.callAPI(r, list, http.MethodGet, pageListQuery(r, 0), nil, &page); err != nil {
-		return err
-	}
-	if r.URL.Query().Get("created") == "1" {
-		d.Notice = notice
-	}
-	d.Title, d.Active, d.Data = title, name, page
-	webpage.Render(w, r, s.log, tenantPages, status, name, d)
-	return nil
-}
-
-// submitCreate posts in to the API handler create; a refused field is
-// shown beside it on the page rerender draws with the API's status, and a
-// success goes to done (post/redirect/get).
-func (s *Server) submitCreate(w http.ResponseWriter, r *http.Request, d *webpage.Data, create httpapi.HandlerFunc, in any,
-	rerender func(http.ResponseWriter, *http.Request, *webpage.Data, int) error, done string) error {
-	if _, err := s.callAPI(r, create, http.MethodPost, nil, in, nil); err != nil {
-		status, err := d.FieldError(err)
-		if err != nil {
-			return err
-		}
-		return rerender(w, r, d, status)
-	}
-	webpage.SeeOther(w, r, done)
 	return nil
 }
