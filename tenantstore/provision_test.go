@@ -87,8 +87,12 @@ func TestProvisionCreatesUsableIsolatedDatabase(t *testing.T) {
 	if _, err := conn.Exec(ctx, "INSERT INTO customers (name) VALUES ('c'); CREATE TABLE extra (id int)"); err != nil {
 		t.Errorf("tenant role writing and creating tables in its database: %v", err)
 	}
-	if v, err := schemaVersion(ctx, conn); err != nil || v != 1 {
-		t.Errorf("schemaVersion = %d, %v; want 1", v, err)
+	latest, err := latestVersion(migrations.Tenant())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := schemaVersion(ctx, conn); err != nil || v != latest {
+		t.Errorf("schemaVersion = %d, %v; want the latest tenant migration, %d", v, err, latest)
 	}
 	// acme's role may not connect to globex's database.
 	u, _ := url.Parse(aURL)
