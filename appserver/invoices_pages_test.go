@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -180,4 +181,79 @@ func TestPagesInvoiceLifecycle(t *testing.T) {
 			t.Errorf("GET /invoice-form.js = %d %s", res.Status, res.Header.Get("Content-Type"))
 		}
 	})
+}
+
+// TestPagesInvoiceSort covers the invoice list's sortable headers (issue 13
+// item 1): a header sorts by its column and then reverses, aria-sort names
+// the order, the order survives paging and searching, and a hand-made
+// ?sort= falls back to newest first.
+func TestPagesInvoiceSort(t *testing.T) {
+	e := newEnv(t, tenantpool.Config{})
+	acme := e.addTenant("acme", 10)
+	cust := e.must(201, e.do(acme, call{method: "POST", path: "/api/customers", body: map[string]any{"name": "Road Runner"}}), "customer").Body["id"].(string)
+	prod := e.must(201, e.do(acme, call{method: "POST", path: "/api/products", body: map[string]any{"sku": "SEED", "name": "Bird seed", "price": "1.00"}}), "product").Body["id"].(string)
+	// 30 invoices (more than a page of 25); invoice n totals (31-n) × 1.00,
+	// so ascending total is descending number.
+	for n := 1; n <= 30; n++ {
+		e.must(201, e.do(acme, call{method: "POST", path: "/api/invoices", body: map[string]any{"customer_id": cust,
+			"lines": []map[string]any{{"product_id": prod, "quantity": strconv.Itoa(31 - n)}}}}), "invoice")
+	}
+	page := func(path string) string {
+		t.Helper()
+		res := e.do(acme, pageCall(acme, "GET", path, nil, acme.Session))
+		if res.Status != 200 {
+			t.Fatalf("GET %s = %d, want 200; body %.300s", path, res.Status, res.Raw)
+		}
+		return string(res.Raw)
+	}
+	firstNumber := func(body string) string {
+		m := regexp.MustCompile(`<a href="/invoices/[0-9a-f-]+">(\d+)</a>`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no invoice row in %.300s", body)
+		}
+		return m[1]
+	}
+
+	body := page("/invoices")
+	if firstNumber(body) != "30" || strings.Contains(body, "aria-sort") {
+		t.Errorf("/invoices starts with %s (aria-sort shown: %v), want 30, newest first, no aria-sort", firstNumber(body), strings.Contains(body, "aria-sort"))
+	}
+	for _, key := range []string{"number", "customer", "status", "total", "issued"} {
+		if !strings.Contains(body, `href="/invoices?sort=`+key+`"`) {
+			t.Errorf("/invoices has no header link sorting by %s", key)
+		}
+	}
+
+	body = page("/invoices?sort=total")
+	if firstNumber(body) != "30" || !strings.Contains(body, `aria-sort="ascending"><a href="/invoices?sort=-total">Total`) {
+		t.Errorf("/invoices?sort=total starts with %s, want 30 and the Total header ascending, linking to -total; body %.2000s", firstNumber(body), body)
+	}
+	next := regexp.MustCompile(`<a href="([^"]+)" rel="next">`).FindStringSubmatch(body)
+	if next == nil || !strings.Contains(next[1], "sort=total") {
+		t.Fatalf("/invoices?sort=total: next link %v, want one keeping sort=total", next)
+	}
+	body = page(strings.ReplaceAll(next[1], "&amp;", "&"))
+	if firstNumber(body) != "5" || !strings.Contains(body, `aria-sort="ascending"`) {
+		t.Errorf("page 2 of ?sort=total starts with %s, want 5, still ascending by total", firstNumber(body))
+	}
+	prev := regexp.MustCompile(`<a href="([^"]+)" rel="prev">`).FindStringSubmatch(body)
+	if prev == nil || !strings.Contains(prev[1], "sort=total") {
+		t.Fatalf("page 2 of ?sort=total: prev link %v, want one keeping sort=total", prev)
+	}
+	if body = page(strings.ReplaceAll(prev[1], "&amp;", "&")); firstNumber(body) != "30" {
+		t.Errorf("back to page 1 of ?sort=total starts with %s, want 30", firstNumber(body))
+	}
+
+	body = page("/invoices?sort=-number&q=runner")
+	if firstNumber(body) != "30" || !strings.Contains(body, `aria-sort="descending"`) || !strings.Contains(body, `<input type="hidden" name="sort" value="-number">`) {
+		t.Errorf("/invoices?sort=-number&q=runner: want 30 first, aria-sort descending and the search form keeping the sort")
+	}
+	if !strings.Contains(body, `href="/invoices?q=runner&amp;sort=customer"`) {
+		t.Errorf("/invoices?sort=-number&q=runner: the Customer header does not keep the search")
+	}
+
+	body = page("/invoices?sort=" + url.QueryEscape("total; DROP TABLE invoices"))
+	if firstNumber(body) != "30" || strings.Contains(body, "aria-sort") {
+		t.Errorf("a hand-made ?sort= starts with %s, want the default order (30 first, no aria-sort)", firstNumber(body))
+	}
 }

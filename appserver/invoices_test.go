@@ -2,6 +2,7 @@ package appserver
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,3 +142,124 @@ func numbers(r response) string {
 }
 
 func today() string { return time.Now().UTC().Format(time.DateOnly) }
+
+// TestInvoicesAPISort covers ?sort= of GET /api/invoices (issue 13 item 1):
+// every key in both directions, paging forward and back under it, and an
+// unknown or hostile key refused on sort before any SQL is built.
+func TestInvoicesAPISort(t *testing.T) {
+	e := newEnv(t, tenantpool.Config{})
+	acme := e.addTenant("acme", 10)
+	cust := map[string]any{}
+	for _, n := range []string{"Cy Cole", "ann Archer", "Bob Baker"} {
+		cust[n] = e.must(201, e.do(acme, call{method: "POST", path: "/api/customers", body: map[string]string{"name": n}}), "customer").Body["id"]
+	}
+	prod := e.must(201, e.do(acme, call{method: "POST", path: "/api/products", body: map[string]any{"sku": "A", "name": "Apple", "price": "10.00"}}), "product").Body["id"]
+	// Numbers 1..5 in creation order.
+	for _, inv := range []struct {
+		customer, status, issued, qty string
+	}{
+		{"Cy Cole", "issued", "2026-03-01", "3"},
+		{"ann Archer", "draft", "", "12"},
+		{"Bob Baker", "paid", "2026-01-15", "1"},
+		{"ann Archer", "void", "2026-02-10", "2"},
+		{"Cy Cole", "draft", "", "5"},
+	} {
+		body := map[string]any{"customer_id": cust[inv.customer], "status": inv.status, "lines": []map[string]any{{"product_id": prod, "quantity": inv.qty}}}
+		if inv.issued != "" {
+			body["issued_on"] = inv.issued
+		}
+		e.must(201, e.do(acme, call{method: "POST", path: "/api/invoices", body: body}), "invoice")
+	}
+	for _, c := range []struct{ sort, want string }{
+		{"", "5,4,3,2,1"},
+		{"number", "1,2,3,4,5"},
+		{"-number", "5,4,3,2,1"},
+		{"customer", "2,4,3,1,5"}, // case-insensitive, ties by id
+		{"status", "2,5,1,3,4"},
+		{"-total", "2,5,1,4,3"},
+		{"total", "3,4,1,5,2"},
+		{"issued", "2,5,3,4,1"}, // undated drafts first
+		{"-issued", "1,4,3,2,5"},
+	} {
+		t.Run("sort="+c.sort, func(t *testing.T) {
+			all := e.must(200, e.do(acme, call{method: "GET", path: "/api/invoices?limit=100&sort=" + c.sort}), "list")
+			got := numbers(all)
+			if key := strings.TrimPrefix(c.sort, "-"); key == "customer" || key == "status" || key == "issued" {
+				got = normalizeTies(key, all)
+			}
+			if got != c.want {
+				t.Fatalf("GET /api/invoices?sort=%s = %s, want %s", c.sort, got, c.want)
+			}
+			// Page through it two at a time, then back from the last page.
+			var pages []response
+			path := "/api/invoices?limit=2&sort=" + c.sort
+			for p := e.must(200, e.do(acme, call{method: "GET", path: path}), "page 1"); ; {
+				pages = append(pages, p)
+				next, _ := p.Body["next_cursor"].(string)
+				if next == "" || len(pages) > 5 {
+					break
+				}
+				p = e.must(200, e.do(acme, call{method: "GET", path: path + "&cursor=" + next}), "next page")
+			}
+			var seen []string
+			for _, p := range pages {
+				seen = append(seen, numbers(p))
+			}
+			if strings.Join(seen, ",") != numbers(all) {
+				t.Errorf("paging ?sort=%s forward = %v, want %s", c.sort, seen, numbers(all))
+			}
+			for i := len(pages) - 1; i > 0; i-- {
+				prev, _ := pages[i].Body["prev_cursor"].(string)
+				back := e.must(200, e.do(acme, call{method: "GET", path: path + "&before=" + prev}), "back")
+				if numbers(back) != numbers(pages[i-1]) {
+					t.Errorf("paging ?sort=%s back from page %d = %s, want %s", c.sort, i+1, numbers(back), numbers(pages[i-1]))
+				}
+			}
+		})
+	}
+	t.Run("refused", func(t *testing.T) {
+		p1 := e.must(200, e.do(acme, call{method: "GET", path: "/api/invoices?limit=2&sort=total"}), "page 1")
+		for _, path := range []string{
+			"/api/invoices?sort=bogus",
+			"/api/invoices?sort=" + url.QueryEscape("total; DROP TABLE invoices"),
+			"/api/invoices?sort=line_count",
+			"/api/invoices?sort=--total",
+		} {
+			if r := e.do(acme, call{method: "GET", path: path}); r.Status != 400 || r.errorField() != "sort" {
+				t.Errorf("GET %s = %d %s, want 400 on sort", path, r.Status, r.Raw)
+			}
+		}
+		// A cursor of one order is no position in another.
+		path := "/api/invoices?sort=number&cursor=" + p1.Body["next_cursor"].(string)
+		if r := e.do(acme, call{method: "GET", path: path}); r.Status != 400 || r.errorField() != "cursor" {
+			t.Errorf("GET %s = %d %s, want 400 on cursor", path, r.Status, r.Raw)
+		}
+		if n := len(e.must(200, e.do(acme, call{method: "GET", path: "/api/invoices"}), "list").Body["items"].([]any)); n != 5 {
+			t.Errorf("after the hostile sorts the list has %d invoices, want 5", n)
+		}
+	})
+}
+
+// normalizeTies is numbers(r) for a sort whose ties are broken by the
+// random id: it sorts each run of equal keys by number.
+func normalizeTies(key string, r response) string {
+	field := map[string]string{"customer": "customer_id", "status": "status", "issued": "issued_on"}[key]
+	var runs [][]string
+	prev := "\x00"
+	for _, it := range r.Body["items"].([]any) {
+		m := it.(map[string]any)
+		k, _ := m[field].(string)
+		n := strconv.FormatFloat(m["number"].(float64), 'f', 0, 64)
+		if k != prev {
+			runs = append(runs, nil)
+			prev = k
+		}
+		runs[len(runs)-1] = append(runs[len(runs)-1], n)
+	}
+	var out []string
+	for _, run := range runs {
+		slices.Sort(run)
+		out = append(out, run...)
+	}
+	return strings.Join(out, ",")
+}

@@ -55,19 +55,31 @@ func (m *Manager) DatabaseStatus(ctx context.Context, t *Tenant) (time.Duration,
 	return time.Since(start), nil
 }
 
+// CheckOptions tunes Check.
+type CheckOptions struct {
+	Parallel int               // databases at once; 0 means DefaultParallel
+	Progress func(CheckResult) // called (one call at a time) as each tenant finishes; may be nil
+}
+
 // Check connects to the database of every tenant (not those still
-// provisioning), parallel at a time (0 means DefaultParallel), and returns
-// the results ordered by subdomain. Listing failures are reported as one
-// result with an empty Subdomain.
-func (m *Manager) Check(ctx context.Context, parallel int) []CheckResult {
+// provisioning), opts.Parallel at a time, and returns the results ordered
+// by subdomain. Listing failures are reported as one result with an empty
+// Subdomain (and no Progress call).
+func (m *Manager) Check(ctx context.Context, opts CheckOptions) []CheckResult {
 	tenants, err := m.servedTenants(ctx, "")
 	if err != nil {
 		return []CheckResult{{Err: err}}
 	}
 	out := make([]CheckResult, len(tenants))
-	forEach(len(tenants), parallel, func(i int) {
+	var mu sync.Mutex
+	forEach(len(tenants), opts.Parallel, func(i int) {
 		lat, err := m.DatabaseStatus(ctx, tenants[i])
 		out[i] = CheckResult{Subdomain: tenants[i].Subdomain, Latency: lat, Err: err}
+		if opts.Progress != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			opts.Progress(out[i])
+		}
 	})
 	return out
 }

@@ -90,7 +90,7 @@ func TestMigrateKeepsGoingPastABrokenTenant(t *testing.T) {
 	if err != nil || len(states) != 3 || states[0].Current != 2 || states[1].Current != 0 {
 		t.Errorf("MigrationStatus = %+v, %v; want alpha at 2, broken at 0", states, err)
 	}
-	checks := m.Check(ctx, 0)
+	checks := m.Check(ctx, CheckOptions{})
 	if len(checks) != 3 || checks[0].Err != nil || checks[0].Latency <= 0 {
 		t.Errorf("Check = %+v; want 3 reachable tenants", checks)
 	}

@@ -2,14 +2,9 @@ package sales
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -199,103 +194,6 @@ func checkCustomer(ctx context.Context, tx pgx.Tx, id string) error {
 
 // errNoLines refuses an invoice without lines: an empty invoice is no bill.
 var errNoLines = httpapi.InvalidField("lines", "add at least one line")
-
-// maxInvoiceSearch bounds ?q= of the invoice list.
-const maxInvoiceSearch = 100
-
-// listInvoices answers invoice headers only (a page of 500 invoices of
-// 1,000 lines would otherwise be 50 MB in memory, issue 11), newest first:
-// ?cursor= goes to older invoices, ?before= (the first item's cursor) back
-// to newer ones. ?q= is an invoice number or part of the customer's name;
-// ?status= one status.
-func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
-	page, err := httpapi.ParsePage(r)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	search := strings.TrimSpace(q.Get("q"))
-	if len(search) > maxInvoiceSearch {
-		return httpapi.InvalidField("q", fmt.Sprintf("must be at most %d characters", maxInvoiceSearch))
-	}
-	status := q.Get("status")
-	if _, ok := invoiceTransitions[status]; status != "" && !ok {
-		return httpapi.InvalidField("status", "must be draft, issued, paid or void")
-	}
-	var number *int64
-	if n, err := strconv.ParseInt(strings.TrimPrefix(search, "#"), 10, 64); err == nil {
-		number = &n
-	}
-	backward := false
-	if b := q.Get("before"); b != "" {
-		if page.HasMore {
-			return httpapi.InvalidField("before", "give cursor or before, not both")
-		}
-		// ?before= carries a cursor of this list: decode it as ?cursor= is.
-		bq := url.Values{"cursor": {b}}
-		p, err := httpapi.ParsePage(&http.Request{URL: &url.URL{RawQuery: bq.Encode()}})
-		if err != nil {
-			return httpapi.InvalidField("before", "malformed cursor")
-		}
-		page.After, page.AfterID, backward = p.After, p.AfterID, true
-	}
-	// Without a position: from the newest (the far future going back).
-	pos, posID := page.After, page.AfterID
-	if !page.HasMore && !backward {
-		pos, posID = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), uuid.Max
-	}
-	cmp, order := "<", "DESC"
-	if backward {
-		cmp, order = ">", "ASC"
-	}
-	db, err := s.db(r)
-	if err != nil {
-		return err
-	}
-	rows, err := db.Query(r.Context(), `SELECT `+invoiceColumns+` FROM invoices
-		WHERE (created_at, id) `+cmp+` ($1, $2)
-		  AND ($4 = '' OR status = $4)
-		  AND ($5 = '' OR number = $6 OR customer_id IN (SELECT id FROM customers WHERE strpos(lower(name), lower($5)) > 0))
-		ORDER BY created_at `+order+`, id `+order+` LIMIT $3`, pos, posID, page.Limit+1, status, search, number)
-	if err != nil {
-		return err
-	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (InvoiceHeader, error) { return scanInvoice(row) })
-	if err != nil {
-		return err
-	}
-	res := invoicePage{Page: httpapi.Page[InvoiceHeader]{Items: []InvoiceHeader{}}}
-	more := len(items) > page.Limit
-	if more {
-		items = items[:page.Limit]
-	}
-	if backward {
-		slices.Reverse(items)
-	}
-	if len(items) > 0 {
-		res.Items = items
-		first, last := items[0], items[len(items)-1]
-		if more || backward {
-			res.NextCursor = invoiceCursor(last)
-		}
-		if page.HasMore || backward && more {
-			res.PrevCursor = invoiceCursor(first)
-		}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, res)
-	return nil
-}
-
-// invoicePage is a page of the invoice list; PrevCursor (for ?before=) is
-// set when newer invoices precede it.
-type invoicePage struct {
-	httpapi.Page[InvoiceHeader]
-	PrevCursor string `json:"prev_cursor"`
-}
-
-func invoiceCursor(v InvoiceHeader) string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d|%s", v.CreatedAt.UnixNano(), v.ID))
-}
 
 // deleteInvoice removes a draft; any other invoice is a record of a bill
 // and stays (409 invoice_not_draft).

@@ -62,7 +62,9 @@ type invoiceForm struct {
 
 type invoicesData struct {
 	Items                  []invoiceRow
-	Query, Status          string
+	Headers                []sortLink
+	Query, Status, Sort    string
+	Sorted                 bool // a ?sort= other than newest first
 	NextURL, PrevURL       string
 	StatusFilter           []webpage.Option
 	Form                   invoiceForm
@@ -145,17 +147,32 @@ func atoiOr(s string, def int) int {
 	return def
 }
 
-// renderInvoices draws the invoice list (newest first, with search and
-// paging both ways) and the new invoice form with rows.
+// invoiceListColumns are the invoice list's headers; Sort is the API's
+// ?sort= key of those that sort, Kind "num" right-aligns.
+var invoiceListColumns = []column{
+	{Label: "No.", Sort: "number", Kind: "num"}, {Label: "Customer", Sort: "customer"}, {Label: "Location"},
+	{Label: "Status", Sort: "status"}, {Label: "Issued", Sort: "issued"}, {Label: "Lines", Kind: "num"},
+	{Label: "Total", Sort: "total", Kind: "num"},
+}
+
+// renderInvoices draws the invoice list (newest first or sorted by a
+// column, with search and paging both ways) and the new invoice form with
+// rows.
 func (s *Server) renderInvoices(w http.ResponseWriter, r *http.Request, d *webpage.Data, status int, rows []lineRow) error {
 	q := r.URL.Query()
-	data := invoicesData{Query: q.Get("q"), Status: q.Get("status"), ListVisible: true}
-	data.Searching = data.Query != "" || data.Status != ""
+	data := invoicesData{Query: q.Get("q"), Status: q.Get("status"), Sort: q.Get("sort"), ListVisible: true}
+	if _, ok := invoiceSorts[strings.TrimPrefix(data.Sort, "-")]; !ok || data.Sort == defaultInvoiceSort {
+		data.Sort = "" // a hand-made ?sort= falls back to newest first
+	}
+	data.Searching, data.Sorted = data.Query != "" || data.Status != "", data.Sort != ""
 	api := url.Values{"limit": {strconv.Itoa(invoiceListLimit)}}
 	for _, k := range []string{"cursor", "before", "q", "status"} {
 		if v := q.Get(k); v != "" {
 			api.Set(k, v)
 		}
+	}
+	if data.Sort != "" {
+		api.Set("sort", data.Sort)
 	}
 	var invoices invoicePage
 	if _, err := s.callAPI(r, s.listInvoices, http.MethodGet, api, nil, &invoices); err != nil {
@@ -176,6 +193,25 @@ func (s *Server) renderInvoices(w http.ResponseWriter, r *http.Request, d *webpa
 	}
 	if data.Status != "" {
 		keep.Set("status", data.Status)
+	}
+	for _, c := range invoiceListColumns {
+		h := sortLink{column: c}
+		if c.Sort != "" {
+			next := c.Sort
+			switch data.Sort {
+			case c.Sort:
+				h.AriaSort, next = "ascending", "-"+c.Sort
+			case "-" + c.Sort:
+				h.AriaSort = "descending"
+			}
+			v := cloneValues(keep)
+			v.Set("sort", next)
+			h.Href = "/invoices?" + v.Encode()
+		}
+		data.Headers = append(data.Headers, h)
+	}
+	if data.Sort != "" {
+		keep.Set("sort", data.Sort)
 	}
 	if invoices.NextCursor != "" {
 		v := cloneValues(keep)

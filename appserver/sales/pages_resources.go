@@ -31,7 +31,7 @@ type column struct {
 	// Sort is the API's ?sort= key, or "" when the column does not sort.
 	Sort string
 	// Kind formats the value: "" text, "money", "bool", "location",
-	// "role", "mono".
+	// "role", "mono"; the invoice list's headers use "num" (right-aligned).
 	Kind string
 }
 

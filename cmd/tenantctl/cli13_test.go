@@ -224,3 +224,45 @@ func TestCLIProgressAndErrors(t *testing.T) {
 		t.Errorf("an error shows a password:\n%s%s", errs, verbose)
 	}
 }
+
+// TestCLICheckProgress: check reports progress as migrate does (issue 13
+// item 8): one summary line on stderr without a terminal, a redrawn bar on
+// one, and no bar with --json, whose stdout stays one object per tenant.
+func TestCLICheckProgress(t *testing.T) {
+	c := newCLI(t)
+	for _, sub := range []string{"alpha", "beta", "gamma"} {
+		c.must(0, "create", "Org "+sub, sub, "a@"+sub+".test")
+	}
+	defer func(old int) { progressThreshold = old }(progressThreshold)
+	progressThreshold = 2
+
+	out, errs := c.must(0, "check")
+	if errs != "check: 3/3 tenants, 0 failed\n" {
+		t.Errorf("check without a terminal: stderr = %q, want exactly the summary line %q", errs, "check: 3/3 tenants, 0 failed\n")
+	}
+	if !strings.Contains(out, "3 tenants, 0 unreachable") {
+		t.Errorf("check stdout = %q, want the table and its total", out)
+	}
+	code, _, errs := c.runTerminal("", "check")
+	if code != exitOK || !strings.Contains(errs, "3/3") || !strings.Contains(errs, "\r") || strings.Contains(errs, "check: 3/3 tenants") {
+		t.Errorf("check on a terminal = exit %d, stderr %q; want a redrawn bar, not the summary line", code, errs)
+	}
+	code, out, errs = c.runTerminal("", "check", "--json")
+	if code != exitOK || errs != "" || strings.Count(out, "\n") != 3 || !strings.HasPrefix(out, "{") {
+		t.Errorf("check --json on a terminal = exit %d, stdout %q, stderr %q; want three JSON lines and no bar", code, out, errs)
+	}
+
+	// Below the threshold: no progress at all, as migrate.
+	progressThreshold = 4
+	if _, errs := c.must(0, "check"); errs != "" {
+		t.Errorf("check of 3 tenants under a threshold of 4: stderr = %q, want nothing", errs)
+	}
+
+	// An unreachable tenant counts as failed in the bar's summary.
+	progressThreshold = 2
+	c.env["TENANT_BETA_DATABASE_URL"] = "postgres://postgres@127.0.0.1:1/x?connect_timeout=2"
+	_, errs = c.must(1, "check")
+	if lines := strings.Split(strings.TrimSpace(errs), "\n"); lines[0] != "check: 3/3 tenants, 1 failed" || len(lines) != 2 {
+		t.Errorf("check with beta unreachable: stderr = %q, want the summary line (1 failed) then the unreachable message", errs)
+	}
+}

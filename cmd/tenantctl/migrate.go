@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -12,7 +13,8 @@ import (
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
-// progressThreshold is how many tenants make migrate report progress.
+// progressThreshold is how many tenants make migrate and check report
+// progress.
 var progressThreshold = 10
 
 func (a *app) migrateCommand() *cobra.Command {
@@ -38,14 +40,8 @@ changes and the exit code is 1 when any tenant is behind or unreachable.`,
 			}
 			total := 0
 			if tenant == "" {
-				all, err := mgr.Store().ListAll(ctx, "")
-				if err != nil {
+				if total, err = servedCount(ctx, mgr); err != nil {
 					return err
-				}
-				for _, t := range all {
-					if t.Status != tenantstore.StatusProvisioning {
-						total++
-					}
 				}
 			}
 			var mu sync.Mutex
@@ -80,6 +76,22 @@ changes and the exit code is 1 when any tenant is behind or unreachable.`,
 	cmd.Flags().IntVar(&parallel, "parallel", tenantstore.DefaultParallel, "tenants migrated at once")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per tenant and line instead of the table")
 	return cmd
+}
+
+// servedCount is how many tenants migrate and check visit: every one not
+// still provisioning.
+func servedCount(ctx context.Context, mgr *tenantstore.Manager) (int, error) {
+	all, err := mgr.Store().ListAll(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range all {
+		if t.Status != tenantstore.StatusProvisioning {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (a *app) printMigrate(results []tenantstore.MigrateResult, check bool, took time.Duration) error {
@@ -132,13 +144,34 @@ func (a *app) checkCommand() *cobra.Command {
 			if parallel < 1 {
 				return usageError{fmt.Errorf("--parallel must be at least 1")}
 			}
-			mgr, err := a.manager(cmd.Context())
+			ctx := cmd.Context()
+			mgr, err := a.manager(ctx)
 			if err != nil {
 				return err
 			}
-			results := mgr.Check(cmd.Context(), parallel)
+			// Progress as migrate shows it; --json output is for programs,
+			// so it draws none.
+			var count *counter
+			if !asJSON {
+				total, err := servedCount(ctx, mgr)
+				if err != nil {
+					return err
+				}
+				if total >= progressThreshold {
+					count = a.newCounter("check", total)
+				}
+			}
+			var progress func(tenantstore.CheckResult)
+			if count != nil {
+				// Check calls this one call at a time.
+				progress = func(r tenantstore.CheckResult) { count.add(r.Err != nil) }
+			}
+			results := mgr.Check(ctx, tenantstore.CheckOptions{Parallel: parallel, Progress: progress})
 			if len(results) == 1 && results[0].Subdomain == "" && results[0].Err != nil {
 				return results[0].Err
+			}
+			if count != nil {
+				count.finish()
 			}
 			if asJSON {
 				return a.printCheckJSON(results)
