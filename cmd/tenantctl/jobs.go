@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantgate/tenantgate/tenantops"
@@ -63,39 +61,18 @@ func (a *app) jobsCommand() *cobra.Command {
 	return cmd
 }
 
-// listJobs reads the newest jobs of the control plane's jobs table (the
-// one tenantops.Jobs writes), reporting an unfinished job whose process
-// stopped heartbeating as failed, as tenantops.Jobs.Get does.
+// listJobs returns the newest jobs of the control plane (tenantops.Jobs,
+// which the admin API's job list reads too), an unfinished job whose
+// process stopped heartbeating reported as failed.
 func (a *app) listJobs(ctx context.Context, tenant string) ([]tenantops.Job, error) {
-	conn, err := pgx.Connect(ctx, a.env("DATABASE_URL", defaultDatabaseURL))
+	jobs, err := tenantops.OpenJobs(ctx, tenantops.JobsConfig{DatabaseURL: a.env("DATABASE_URL", defaultDatabaseURL)})
 	if err != nil {
 		return nil, fmt.Errorf("listing jobs: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, `SELECT id::text, kind, tenant, status, step, error, created_at, finished_at,
-		heartbeat_at < now() - make_interval(secs => $2)
-		FROM jobs WHERE $1 = '' OR tenant = $1 ORDER BY created_at DESC, id LIMIT $3`,
-		tenant, tenantops.DefaultStaleAfter.Seconds(), jobsLimit)
+	defer jobs.Close()
+	list, _, err := jobs.List(ctx, tenantops.JobListOptions{Tenant: tenant, Limit: jobsLimit})
 	if err != nil {
 		return nil, fmt.Errorf("listing jobs: %w", err)
 	}
-	var out []tenantops.Job
-	for rows.Next() {
-		var j tenantops.Job
-		var stale bool
-		var finished *time.Time
-		if err := rows.Scan(&j.ID, &j.Kind, &j.Tenant, &j.Status, &j.Step, &j.Error, &j.CreatedAt, &finished, &stale); err != nil {
-			return nil, fmt.Errorf("listing jobs: %w", err)
-		}
-		j.FinishedAt = finished
-		if !j.Done() && stale {
-			j.Status = tenantops.JobFailed
-			j.Error = "abandoned: the process running this job stopped"
-		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing jobs: %w", err)
-	}
-	return out, nil
+	return list, nil
 }
