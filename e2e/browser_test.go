@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,62 +39,8 @@ func TestBrowser(t *testing.T) {
 	s.adminAPI("POST", "/api/tenants", map[string]any{"name": "Globex", "subdomain": "globex",
 		"admin_email": "admin@globex.example.com", "admin_password": globexPassword, "max_users": 5}, 201)
 
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancel()
-	browser, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	// The first call starts the browser; it gets no deadline (that would
-	// stop the browser), the steps after it do.
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
-	defer cancel()
-
-	fail := func(step string, err error) {
-		t.Helper()
-		if shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100)); len(shot) > 0 {
-			_ = os.WriteFile(filepath.Join(shots, "failed-"+strings.ReplaceAll(step, " ", "-")+".png"), shot, 0o644)
-		}
-		t.Fatalf("%s: %v (screenshots in %s)", step, err, shots)
-	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			fail(step, err)
-		}
-	}
-	textOf := func(step, css string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-		if err != nil {
-			fail(step, err)
-		}
-		return s
-	}
-	screenshot := func(name string) {
-		t.Helper()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			fail("screenshot "+name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := startBrowser(t, shots, "", 3*time.Minute)
+	ctx, fail, run, textOf, screenshot := b.ctx, b.fail, b.run, b.textOf, b.screenshot
 	submit := func(form string) chromedp.Action[chromedp.Void] {
 		return chromedp.Click(chromedp.CSS(`form[action="` + form + `"] button[type=submit]`))
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,50 +39,8 @@ func TestBrowserInvoiceLifecycle(t *testing.T) {
 		"admin_email": "admin@shop.example.com", "admin_password": password, "multi_location": true}, 201)
 	s.adminAPI("POST", "/api/tenants/shop/locations", map[string]any{"name": "Harbour", "code": "harbour"}, 201)
 
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancel()
-	browser, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
-	defer cancel()
-
-	fail := func(step string, err error) {
-		t.Helper()
-		if shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100)); len(shot) > 0 {
-			_ = os.WriteFile(filepath.Join(shots, "failed-"+strings.ReplaceAll(step, " ", "-")+".png"), shot, 0o644)
-		}
-		t.Fatalf("%s: %v (screenshots in %s)", step, err, shots)
-	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			fail(step, err)
-		}
-	}
-	textOf := func(step, css string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-		if err != nil {
-			fail(step, err)
-		}
-		return v
-	}
+	b := startBrowser(t, shots, "", 3*time.Minute)
+	ctx, fail, run, textOf := b.ctx, b.fail, b.run, b.textOf
 	eval := func(step, js string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
@@ -92,16 +49,7 @@ func TestBrowserInvoiceLifecycle(t *testing.T) {
 		}
 		return v
 	}
-	screenshot := func(name string) {
-		t.Helper()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			fail("screenshot "+name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	screenshot := b.screenshot
 	click := func(css string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(css)) }
 
 	run("log in",

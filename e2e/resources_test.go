@@ -39,52 +39,8 @@ func TestResources(t *testing.T) {
 		"admin_email": "admin@shop.example.com", "admin_password": password, "max_users": 3, "multi_location": true}, 201)
 	s.adminAPI("POST", "/api/tenants/shop/locations", map[string]any{"name": "High Street", "code": "high-street"}, 201)
 
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	)
-	defer cancel()
-	browser, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 4*time.Minute)
-	defer cancel()
-
-	fail := func(step string, err error) {
-		t.Helper()
-		if shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100)); len(shot) > 0 {
-			_ = os.WriteFile(filepath.Join(shots, "failed-"+strings.ReplaceAll(step, " ", "-")+".png"), shot, 0o644)
-		}
-		t.Fatalf("%s: %v (screenshots in %s)", step, err, shots)
-	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			fail(step, err)
-		}
-	}
-	textOf := func(step, css string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-		if err != nil {
-			fail(step, err)
-		}
-		return s
-	}
-	screenshot := func(name string) {
-		t.Helper()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			fail("screenshot "+name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := startBrowser(t, shots, "", 4*time.Minute)
+	ctx, fail, run, textOf, screenshot := b.ctx, b.fail, b.run, b.textOf, b.screenshot
 	fill := func(values [][2]string) chromedp.Action[chromedp.Void] {
 		// Values are set by script (chromedp.SetValue refuses ""); the
 		// fields exist, or WaitVisible fails first.
