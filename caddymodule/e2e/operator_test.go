@@ -103,45 +103,10 @@ func TestAdminSiteMetricsNeedToken(t *testing.T) {
 // socket moved into a temporary directory) and checks the socket's mode.
 func TestProductionCaddyAdminIsPrivate(t *testing.T) {
 	testenv.Integration(t)
-	src, err := os.ReadFile(filepath.Join(repoRoot, "Caddyfile.production"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// bin/caddy is built without a DNS provider module (the file says how
-	// to add one), so the `tls { dns <provider> … }` blocks cannot adapt
-	// here; they configure certificates, not the admin endpoint, and are
-	// left out.
-	var lines []string
-	in := strings.Split(string(src), "\n")
-	for i := 0; i < len(in); i++ {
-		if i+2 < len(in) && strings.TrimSpace(in[i]) == "tls {" &&
-			strings.HasPrefix(strings.TrimSpace(in[i+1]), "dns ") && strings.TrimSpace(in[i+2]) == "}" {
-			i += 2
-			continue
-		}
-		lines = append(lines, in[i])
-	}
-	dir := t.TempDir()
-	file := filepath.Join(dir, "Caddyfile.production")
-	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(caddyBin, "adapt", "--config", file, "--adapter", "caddyfile")
-	// What an operator sets; the admin address keeps its default.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CADDY_ADMIN") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "BASE_DOMAIN=example.com", "ACME_EMAIL=ops@example.com",
-		"APP_UPSTREAMS=10.0.0.1:8000 10.0.0.2:8000", "ADMIN_UPSTREAMS=10.0.0.1:9000 10.0.0.2:9000",
-		"HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bin/caddy adapt Caddyfile.production: %v\n%s", err, stderr.String())
-	}
+	// adaptProduction leaves out the `tls { dns <provider> … }` blocks
+	// (bin/caddy has no DNS provider module); they configure certificates,
+	// not the admin endpoint.
+	out := adaptProduction(t)
 	var cfg struct {
 		Admin *struct {
 			Disabled bool   `json:"disabled"`
@@ -164,6 +129,7 @@ func TestProductionCaddyAdminIsPrivate(t *testing.T) {
 	}
 
 	// The same setting on a running caddy: the socket exists with mode 0600.
+	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")
 	conf := fmt.Sprintf(`{"admin": {"listen": "unix/%s|%s"}}`, sock, mode)
 	if err := os.WriteFile(filepath.Join(dir, "caddy.json"), []byte(conf), 0o600); err != nil {

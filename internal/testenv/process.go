@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -176,4 +179,24 @@ func GoBuild(dir, out, pkg string) error {
 		return fmt.Errorf("go build -o %s %s: %w", out, pkg, err)
 	}
 	return nil
+}
+
+// SourcesNewerThan reports whether any non-test file under the given
+// directories (or files) of the module root dir changed after t, so a test
+// can rebuild a binary such as bin/caddy only when its sources moved on.
+func SourcesNewerThan(dir string, t time.Time, paths ...string) bool {
+	newer := false
+	for _, p := range paths {
+		_ = filepath.WalkDir(filepath.Join(dir, p), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") {
+				return nil
+			}
+			if info, err := d.Info(); err == nil && info.ModTime().After(t) {
+				newer = true
+				return fs.SkipAll
+			}
+			return nil
+		})
+	}
+	return newer
 }

@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -87,21 +86,9 @@ func build() error {
 	return nil
 }
 
+// sourcesNewerThan reports whether bin/caddy's sources changed after t.
 func sourcesNewerThan(t time.Time) bool {
-	newer := false
-	for _, dir := range []string{"cmd/caddy", "caddymodule", "internal", "tenantstore", "migrations", "go.mod"} {
-		_ = filepath.WalkDir(filepath.Join(repoRoot, dir), func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") {
-				return nil
-			}
-			if info, err := d.Info(); err == nil && info.ModTime().After(t) {
-				newer = true
-				return fs.SkipAll
-			}
-			return nil
-		})
-	}
-	return newer
+	return testenv.SourcesNewerThan(repoRoot, t, "cmd/caddy", "caddymodule", "internal", "tenantstore", "migrations", "go.mod")
 }
 
 // edgeCaddyfile is the fleet's configuration: every value from the
