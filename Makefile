@@ -29,7 +29,7 @@ BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 # work while packages land; once all three exist it builds all three.
 CMDS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))))
 
-.PHONY: build test run vet bench bench-edge bench-rolling services-up services-down services-status clean distclean
+.PHONY: build test run vet bench bench-edge bench-rolling bench-migrate services-up services-down services-status clean distclean
 
 build:
 	@mkdir -p bin
@@ -60,6 +60,11 @@ bench-edge: build
 # Several edges restarted one at a time under load: failed requests (bench/rolling.sh).
 bench-rolling: build
 	bench/rolling.sh
+
+# Migrations over 1,000 tenants: migrate --check and one added column
+# (bench/migrate; creates and deletes its own tenants; a few minutes).
+bench-migrate: build
+	$(GO) run ./bench/migrate
 
 # Leaves the services running and prints the export lines for your shell:
 #   eval "$$(make -s services-up)"
