@@ -107,6 +107,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	if errors.Is(err, silentFailure) {
 		return exitFailed
 	}
+	if es := exitStatus(0); errors.As(err, &es) {
+		return int(es) // psql's (dbshell), which reported its own errors
+	}
 	code := exitCode(err)
 	a.report(err, code)
 	return code
