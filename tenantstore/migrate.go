@@ -26,6 +26,7 @@ type MigrateOptions struct {
 	Check    bool                // report versions without changing anything
 	Parallel int                 // tenants at once; 0 means DefaultParallel
 	Progress func(MigrateResult) // called (one call at a time) as each tenant finishes
+	Listed   func(tenants int)   // called once, before the first tenant starts, with how many there are
 }
 
 // MigrateResult is the outcome of migrating (or checking) one tenant.
@@ -106,7 +107,8 @@ func latestVersion(fsys fs.FS) (int64, error) {
 // goose's own status, so checking hundreds of tenants is fast.
 func schemaVersion(ctx context.Context, conn *pgx.Conn) (int64, error) {
 	var v int64
-	err := conn.QueryRow(ctx, "SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&v)
+	// The simple protocol: one round trip on a connection used once.
+	err := conn.QueryRow(ctx, "SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied", pgx.QueryExecModeSimpleProtocol).Scan(&v)
 	if isCode(err, "42P01") { // undefined_table
 		return 0, nil
 	}
@@ -225,6 +227,9 @@ func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]MigrateRe
 	tenants, err := m.servedTenants(ctx, opts.Tenant)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Listed != nil {
+		opts.Listed(len(tenants))
 	}
 	out := make([]MigrateResult, len(tenants))
 	cfgs := &tenantConfigs{m: m}

@@ -133,15 +133,13 @@ func inheritRunOptions(ctx context.Context, cmd *cobra.Command, mgr *tenantstore
 
 // migrateEach is migrate --tenant and migrate --check: no run is recorded.
 func (a *app) migrateEach(ctx context.Context, mgr *tenantstore.Manager, out *migrateOutput, tenant string, parallel int) error {
-	total := 0
-	if tenant == "" {
-		var err error
-		if total, err = servedCount(ctx, mgr); err != nil {
-			return err
-		}
-	}
-	out.begin(total)
-	results, err := mgr.Migrate(ctx, tenantstore.MigrateOptions{Tenant: tenant, Check: out.check, Parallel: parallel, Progress: out.add})
+	results, err := mgr.Migrate(ctx, tenantstore.MigrateOptions{Tenant: tenant, Check: out.check, Parallel: parallel,
+		Progress: out.add, Listed: func(n int) {
+			if tenant != "" {
+				n = 0 // one tenant: no progress
+			}
+			out.begin(n)
+		}})
 	out.end()
 	if err != nil {
 		return err
