@@ -218,8 +218,9 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// runEntries migrates entries: the canaries first, all of them, then (only
-// if none failed) the others until opts.MaxFailures of them failed. It
+// runEntries migrates entries: the canaries first (no more are started
+// once one failed), then, only if none failed, the others until
+// opts.MaxFailures of them failed. It
 // returns why it stopped early ("" when it did not) and the first error
 // recording an outcome, which also stops it.
 func (m *Manager) runEntries(ctx context.Context, runID, latest int64, opts RunOptions, entries []runEntry, done func(MigrateResult)) (string, error) {
@@ -255,33 +256,34 @@ func (m *Manager) runEntries(ctx context.Context, runID, latest int64, opts RunO
 			done(r)
 		})
 	}
-	stopped := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return recErr != nil || ctx.Err() != nil
+	// failures(k) stops a phase once k tenants failed (never for k = 0),
+	// on a recording error, or when ctx is done.
+	failures := func(k int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return recErr != nil || ctx.Err() != nil || k > 0 && failed >= k
+		}
 	}
 	split := 0
 	for split < len(entries) && entries[split].canary {
 		split++
 	}
-	phase(entries[:split], stopped)
+	phase(entries[:split], failures(1)) // a failed canary stops the next ones too
 	switch {
-	case recErr != nil, ctx.Err() != nil:
-		return "interrupted", recErr
+	case recErr != nil:
+		return "recording a tenant's outcome failed", recErr
+	case ctx.Err() != nil:
+		return "interrupted", nil
 	case failed > 0:
 		return fmt.Sprintf("%d of %d canary tenant(s) failed", failed, split), nil
 	}
-	phase(entries[split:], func() bool {
-		if stopped() {
-			return true
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return opts.MaxFailures > 0 && failed >= opts.MaxFailures
-	})
+	phase(entries[split:], failures(opts.MaxFailures))
 	switch {
-	case recErr != nil, ctx.Err() != nil:
-		return "interrupted", recErr
+	case recErr != nil:
+		return "recording a tenant's outcome failed", recErr
+	case ctx.Err() != nil:
+		return "interrupted", nil
 	case opts.MaxFailures > 0 && failed >= opts.MaxFailures:
 		return fmt.Sprintf("%d tenant(s) failed (--max-failures %d)", failed, opts.MaxFailures), nil
 	}
