@@ -39,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/migrations"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -179,15 +180,8 @@ func (b *bench) measure(ctx context.Context) error {
 	fmt.Printf("rollout with nothing to apply (run %d, %s): %s\n", rep.RunID, rep.State, took.Round(time.Millisecond))
 
 	// The added column: the real migrations plus one file.
-	fsys := fstest.MapFS{}
-	if err := fs.WalkDir(migrations.Tenant(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(migrations.Tenant(), p)
-		fsys[p] = &fstest.MapFile{Data: data}
-		return err
-	}); err != nil {
+	fsys, err := testenv.CopyFS(migrations.Tenant())
+	if err != nil {
 		return err
 	}
 	fsys["09999_bench_column.sql"] = &fstest.MapFile{Data: []byte(

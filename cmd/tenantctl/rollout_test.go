@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -22,19 +21,11 @@ import (
 // test can add one.
 func tenantMigrations(t *testing.T) fstest.MapFS {
 	t.Helper()
-	out := fstest.MapFS{}
-	err := fs.WalkDir(migrations.Tenant(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(migrations.Tenant(), p)
-		out[p] = &fstest.MapFile{Data: b}
-		return err
-	})
+	fsys, err := testenv.CopyFS(migrations.Tenant())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return fsys
 }
 
 // manager opens, for the test's own use, a Manager on the CLI's control
@@ -74,16 +65,22 @@ func (c *cli) createTenants(m *tenantstore.Manager, subs []string) {
 	}
 }
 
-// tenantExec runs sql in tenant sub's database as the server's superuser.
-func (c *cli) tenantExec(sub, sql string) {
+// tenantConn connects to tenant sub's database as the server's superuser.
+func (c *cli) tenantConn(sub string) *pgx.Conn {
 	c.t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testenv.WithDatabase(testenv.PostgresURL(), c.env["TENANT_DB_PREFIX"]+sub))
+	conn, err := pgx.Connect(context.Background(), testenv.WithDatabase(testenv.PostgresURL(), c.env["TENANT_DB_PREFIX"]+sub))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
+	return conn
+}
+
+// tenantExec runs sql in tenant sub's database.
+func (c *cli) tenantExec(sub, sql string) {
+	c.t.Helper()
+	conn := c.tenantConn(sub)
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), sql); err != nil {
 		c.t.Fatalf("%s in %s: %v", sql, sub, err)
 	}
 }
@@ -91,14 +88,10 @@ func (c *cli) tenantExec(sub, sql string) {
 // tenantQuery returns the one value sql selects in tenant sub's database.
 func (c *cli) tenantQuery(sub, sql string) string {
 	c.t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testenv.WithDatabase(testenv.PostgresURL(), c.env["TENANT_DB_PREFIX"]+sub))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := c.tenantConn(sub)
+	defer conn.Close(context.Background())
 	var v string
-	if err := conn.QueryRow(ctx, sql).Scan(&v); err != nil {
+	if err := conn.QueryRow(context.Background(), sql).Scan(&v); err != nil {
 		c.t.Fatalf("%s in %s: %v", sql, sub, err)
 	}
 	return v
