@@ -150,7 +150,9 @@ func (a *app) migrateEach(ctx context.Context, mgr *tenantstore.Manager, out *mi
 // rollout runs (or resumes) a recorded fleet migration.
 func (a *app) rollout(ctx context.Context, mgr *tenantstore.Manager, out *migrateOutput, opts tenantstore.RolloutOptions) error {
 	opts.Planned = func(p tenantstore.RolloutPlan) {
-		if !out.json {
+		// The plan is news on a terminal, or when it has canaries or resumes;
+		// a plain run in a log gets only the summary line.
+		if !out.json && (a.tty || p.Resumed || len(p.Canaries) > 0) {
 			verb := "started"
 			if p.Resumed {
 				verb = fmt.Sprintf("resumed (%d tenant(s) already done)", p.Done)
