@@ -159,11 +159,6 @@ func (s *Store) LatestRun(ctx context.Context) (*MigrationRun, error) {
 	return scanRun(s.pool.QueryRow(ctx, "SELECT "+runColumns+" FROM migration_runs ORDER BY started_at DESC, id DESC LIMIT 1"))
 }
 
-// Run returns the migration run id, or ErrNotFound.
-func (s *Store) Run(ctx context.Context, id int64) (*MigrationRun, error) {
-	return scanRun(s.pool.QueryRow(ctx, "SELECT "+runColumns+" FROM migration_runs WHERE id = $1", id))
-}
-
 // RunTenants returns the tenants of run id in position order, only those
 // in one of states when any are given.
 func (s *Store) RunTenants(ctx context.Context, id int64, states ...RunTenantState) ([]RunTenant, error) {
