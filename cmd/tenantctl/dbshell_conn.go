@@ -34,14 +34,17 @@ var libpqVars = map[string]string{
 
 // psqlConnection turns a tenant database URL into a psqlConn. URLs
 // ("postgres://…") keep every libpq setting of their query; keyword/value
-// strings pass host, port, database, user and the TLS mode.
+// strings, and URLs net/url cannot read (IPv6 among several hosts), pass
+// the first host, its port, database, user and the TLS mode.
 func psqlConnection(raw string) (*psqlConn, error) {
-	if !strings.Contains(raw, "://") {
-		return keywordConnection(raw)
-	}
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	switch {
+	case !strings.Contains(raw, "://"):
+		return parsedConnection(raw)
+	case err == nil && u.Scheme != "postgres" && u.Scheme != "postgresql":
 		return nil, fmt.Errorf("database URL %s is not a postgres:// URL", tenantstore.RedactURL(raw))
+	case err != nil:
+		return parsedConnection(raw)
 	}
 	vars := map[string]string{"PGDATABASE": strings.TrimPrefix(u.Path, "/")}
 	c := &psqlConn{}
@@ -82,8 +85,8 @@ func psqlConnection(raw string) (*psqlConn, error) {
 	return c, nil
 }
 
-// keywordConnection reads a "host=… dbname=…" connection string.
-func keywordConnection(raw string) (*psqlConn, error) {
+// parsedConnection reads a connection string with pgx's parser.
+func parsedConnection(raw string) (*psqlConn, error) {
 	cfg, err := pgconn.ParseConfig(raw)
 	if err != nil {
 		return nil, errors.New("the database connection string is not valid")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -115,4 +116,45 @@ func TestCLIDbshell(t *testing.T) {
 		t.Fatal("dbshell did not end within a minute of SIGTERM")
 	}
 	emptyDir(t, runtimeDir, "after SIGTERM")
+}
+
+func TestPsqlConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, user, password string
+		env                       []string // all of these, and no other
+	}{
+		{"template", "postgres://sales_acme:s3cr%3At@db1:5433/sales_acme?sslmode=require&pool_max_conns=4",
+			"sales_acme", "s3cr:t", []string{"PGHOST=db1", "PGPORT=5433", "PGDATABASE=sales_acme", "PGUSER=sales_acme", "PGSSLMODE=require"}},
+		{"several hosts, default port", "postgresql://u:p@a,b:6000/d?connect_timeout=3&application_name=x",
+			"u", "p", []string{"PGHOST=a,b", "PGPORT=5432,6000", "PGDATABASE=d", "PGUSER=u", "PGCONNECT_TIMEOUT=3", "PGAPPNAME=x"}},
+		{"password in the query", "postgres:///d?host=/run/postgresql&user=u&password=pw-q",
+			"u", "pw-q", []string{"PGHOST=/run/postgresql", "PGDATABASE=d", "PGUSER=u"}},
+		{"keyword/value", "host=h port=5439 dbname=d user=u password=pw sslmode=disable",
+			"u", "pw", []string{"PGHOST=h", "PGPORT=5439", "PGDATABASE=d", "PGUSER=u", "PGSSLMODE=disable"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := psqlConnection(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(c.env)
+			want := slices.Sorted(slices.Values(tc.env))
+			if c.user != tc.user || c.password != tc.password || !slices.Equal(c.env, want) {
+				t.Errorf("psqlConnection(%q) = %q/%q %v; want %q/%q %v", tc.url, c.user, c.password, c.env, tc.user, tc.password, want)
+			}
+			for _, kv := range c.env {
+				if strings.Contains(kv, tc.password) {
+					t.Errorf("environment %q holds the password", kv)
+				}
+			}
+		})
+	}
+	// net/url cannot read every libpq URL (IPv6 among several hosts):
+	// pgx's parser reads those, for the first host.
+	if c, err := psqlConnection("postgres://u:pw@[::1]:6000,b/d"); err != nil || c.password != "pw" || !slices.Contains(c.env, "PGHOST=::1") {
+		t.Errorf("psqlConnection(IPv6 among several hosts) = %+v, %v", c, err)
+	}
+	if _, err := psqlConnection("mysql://u:secret@h/d"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("psqlConnection(mysql URL) = %v; want an error without the password", err)
+	}
 }
