@@ -78,6 +78,9 @@ func (m *Manager) AddServer(ctx context.Context, req AddServerRequest) (*Server,
 	if err := ValidateServerName("name", req.Name); err != nil {
 		return nil, err
 	}
+	if req.Name == DefaultServer {
+		return nil, &ConflictError{Field: "name", Message: "is taken by the server of TENANT_DATABASE_TEMPLATE"}
+	}
 	if err := validateServerURL(req.URL); err != nil {
 		return nil, err
 	}

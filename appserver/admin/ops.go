@@ -97,6 +97,8 @@ type moveRequest struct {
 	// NewURL names the target server and database; it holds a password and
 	// is never logged or answered.
 	NewURL string `json:"new_url"`
+	// ToServer names a registered database server to move to instead.
+	ToServer string `json:"to_server"`
 }
 
 // startMove starts moving the tenant's database to new_url (maintenance →
@@ -111,8 +113,14 @@ func (a *Server) startMove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.NewURL = strings.TrimSpace(in.NewURL)
+	if in.ToServer != "" {
+		if in.NewURL != "" {
+			return httpapi.InvalidField("to_server", "give to_server or new_url, not both")
+		}
+		return a.startMoveToServer(w, r, o, in.ToServer)
+	}
 	if in.NewURL == "" {
-		return httpapi.InvalidField("new_url", "is required")
+		return httpapi.InvalidField("new_url", "is required (or to_server)")
 	}
 	if u, err := url.Parse(in.NewURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return httpapi.InvalidField("new_url", "must be a postgres:// URL naming the target server")
@@ -129,6 +137,38 @@ func (a *Server) startMove(w http.ResponseWriter, r *http.Request) error {
 	sub, target := t.Subdomain, in.NewURL
 	job, err := o.Jobs.Start(r.Context(), tenantops.KindMove, sub, func(ctx context.Context, progress func(string)) (any, error) {
 		return o.Ops.Move(ctx, sub, target, tenantops.MoveOptions{}, progress)
+	})
+	if err != nil {
+		return opsError(err)
+	}
+	accepted(w, job)
+	return nil
+}
+
+// startMoveToServer starts moving the tenant to the registered server
+// called server; an unknown server is 400 and a draining or full one 409,
+// both naming to_server, before any job starts.
+func (a *Server) startMoveToServer(w http.ResponseWriter, r *http.Request, o *Ops, server string) error {
+	if err := tenantstore.ValidateServerName("to_server", server); err != nil {
+		return err
+	}
+	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
+	if err != nil {
+		return err
+	}
+	s, err := a.m.Server(r.Context(), server)
+	if errors.Is(err, tenantstore.ErrNotFound) {
+		return httpapi.InvalidField("to_server", "names no registered database server (GET /api/servers)")
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.m.Store().Accepts(r.Context(), "to_server", s); err != nil {
+		return err
+	}
+	sub, name := t.Subdomain, s.Name
+	job, err := o.Jobs.Start(r.Context(), tenantops.KindMove, sub, func(ctx context.Context, progress func(string)) (any, error) {
+		return o.Ops.MoveToServer(ctx, sub, name, tenantops.MoveOptions{}, progress)
 	})
 	if err != nil {
 		return opsError(err)
