@@ -163,6 +163,9 @@ func (a *Server) startMoveToServer(w http.ResponseWriter, r *http.Request, o *Op
 	if err != nil {
 		return err
 	}
+	if cur, err := a.m.ServerOf(r.Context(), t); err == nil && cur.Name == s.Name {
+		return httpapi.Conflict("conflict", "to_server", "to_server names server "+s.Name+", where the tenant's database already is")
+	}
 	if err := a.m.Store().Accepts(r.Context(), "to_server", s); err != nil {
 		return err
 	}
