@@ -139,6 +139,17 @@ func TestAdminServers(t *testing.T) {
 		t.Errorf("acme's database = %v, want server second with size_bytes and connections", db)
 	}
 
+	t.Run("dashboard tenant page", func(t *testing.T) {
+		session, _ := e.login()
+		page := e.browse(http.MethodGet, "/tenants/acme", nil, session, nil).Body.String()
+		if !strings.Contains(page, `<span class="mono">second</span>`) || !strings.Contains(page, `id="db-size"`) || !strings.Contains(page, `id="db-connections"`) {
+			t.Errorf("the tenant page shows no server, size or connections: %.3000s", page)
+		}
+		if strings.Contains(page, secondSecret) {
+			t.Errorf("the tenant page shows the operator password")
+		}
+	})
+
 	list := e.must(http.StatusOK, e.api(http.MethodGet, "/api/servers", nil), "list servers")
 	noSecret(list, "GET /api/servers")
 	items, _ := list.Body["items"].([]any)

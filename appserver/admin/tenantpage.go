@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize"
 	"github.com/gorilla/mux"
 
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
@@ -46,9 +47,14 @@ type confirmData struct {
 
 // tenantPageData is the tenant page.
 type tenantPageData struct {
-	T              *tenantstore.Tenant
-	DBStatus       string
-	Latency        string
+	T        *tenantstore.Tenant
+	DBStatus string
+	Latency  string
+	// Usage is the database's server, size and connections (nil while
+	// provisioning).
+	Usage *tenantstore.Usage
+	// Size is the database's size for people ("8.1 MB").
+	Size           string
 	Domains        []adminDomain
 	Locations      []tenantstore.Location
 	Jobs           []tenantops.Job
@@ -101,6 +107,13 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 		data.DBStatus = st
 		if lat != nil {
 			data.Latency = fmt.Sprintf("%.1f ms", *lat)
+		}
+		uctx, cancel := context.WithTimeout(ctx, databaseStatusTimeout)
+		u := a.m.DatabaseUsage(uctx, t)
+		cancel()
+		data.Usage = &u
+		if u.SizeBytes != nil && *u.SizeBytes >= 0 {
+			data.Size = humanize.Bytes(uint64(*u.SizeBytes))
 		}
 	} else {
 		data.DBStatus = "provisioning"

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -165,17 +166,8 @@ func (a *app) serversSetCommand() *cobra.Command {
 
 // sizeText prints a byte count for people: "8.1 MB", "?" when unknown.
 func sizeText(n *int64) string {
-	if n == nil {
+	if n == nil || *n < 0 {
 		return "?"
 	}
-	v, units := float64(*n), []string{"B", "kB", "MB", "GB", "TB"}
-	i := 0
-	for v >= 1000 && i < len(units)-1 {
-		v /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", *n)
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
+	return humanize.Bytes(uint64(*n))
 }
