@@ -148,6 +148,10 @@ func TestAdminServers(t *testing.T) {
 		if strings.Contains(page, secondSecret) {
 			t.Errorf("the tenant page shows the operator password")
 		}
+		list := e.browse(http.MethodGet, "/", nil, session, nil).Body.String()
+		if !strings.Contains(list, " MB</span>") && !strings.Contains(list, " kB</span>") {
+			t.Errorf("the dashboard list shows no database size: %.3000s", list)
+		}
 	})
 
 	list := e.must(http.StatusOK, e.api(http.MethodGet, "/api/servers", nil), "list servers")
