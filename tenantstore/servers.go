@@ -70,7 +70,7 @@ func validateServerURL(raw string) error {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return invalid("url", "must be a postgres:// URL naming the server and an operator role")
 	}
-	if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+	if _, ok := u.User.Password(); ok || u.Query().Has("password") || u.Query().Has("sslpassword") {
 		return invalid("url", "must not contain a password: put it in an environment variable whose name ends in _PASSWORD, set in every tenantctl and appserver, and name it with password_env (--password-env)")
 	}
 	if _, err := parseConfig(raw); err != nil {
