@@ -283,6 +283,26 @@ func TestPlacementSpreadsDrainsAndRespectsCapacity(t *testing.T) {
 		}
 	})
 
+	t.Run("a host tenants use but nobody registered is listed as such", func(t *testing.T) {
+		stray := &Tenant{Name: "Stray", Subdomain: "stray", AdminEmail: "a@example.com", Status: StatusSuspended, MaxUsers: 5,
+			DatabaseName: "stray_db", DatabaseServer: "db9.internal:5432", Placement: Placement{URL: "postgres://db9.internal:5432/stray_db"}}
+		if err := m.store.Insert(ctx, stray); err != nil {
+			t.Fatal(err)
+		}
+		defer m.store.Delete(ctx, stray.ID)
+		list, err := m.Servers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := list[len(list)-1]
+		if last.Registered || last.Host != "db9.internal:5432" || last.Tenants != 1 || last.Name != "" || last.Error == "" {
+			t.Errorf("Servers()[last] = %+v, want db9.internal:5432 unregistered with 1 tenant and a note", last)
+		}
+		if _, err := m.ServerOf(ctx, stray); !errors.Is(err, ErrNotFound) {
+			t.Errorf("ServerOf(a tenant on an unregistered host) = %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("delete drops the database on its server with that server's operator", func(t *testing.T) {
 		for _, sub := range []string{"p1", "p2", "p3", "p4"} {
 			tn, err := m.Get(ctx, sub)
