@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -26,8 +27,7 @@ TENANT_DATABASE_TEMPLATE and is always registered. 'create' places a new tenant 
 loaded accepting server (not draining, under capacity: fewest tenants against capacity,
 then smallest total database size) unless --server names one; 'move --to-server' moves a
 tenant to one.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return needSubcommand(cmd, args) },
+		RunE: needSubcommand,
 	}
 	cmd.AddCommand(a.serversAddCommand(), a.serversListCommand(),
 		a.serversDrainCommand("drain", true), a.serversDrainCommand("undrain", false), a.serversSetCommand())
@@ -170,4 +170,18 @@ func sizeText(n *int64) string {
 		return "?"
 	}
 	return humanize.Bytes(uint64(*n))
+}
+
+// serverField reports whether err is about the database server a command
+// named (--server, --to-server).
+func serverField(err error) bool {
+	var ve *tenantstore.ValidationError
+	var ce *tenantstore.ConflictError
+	switch {
+	case errors.As(err, &ve):
+		return ve.Field == "server" || ve.Field == "to_server"
+	case errors.As(err, &ce):
+		return ce.Field == "server" || ce.Field == "to_server"
+	}
+	return false
 }
