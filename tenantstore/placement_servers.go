@@ -179,6 +179,12 @@ func (m *Manager) UpdateServer(ctx context.Context, name string, p ServerPatch) 
 	return m.registry().update(ctx, strings.ToLower(strings.TrimSpace(name)), p.Capacity, p.Draining)
 }
 
+// ListServers returns the registered servers by name, without figures
+// (see Servers).
+func (m *Manager) ListServers(ctx context.Context) ([]*Server, error) {
+	return m.registry().list(ctx)
+}
+
 // Server returns the registered server called name, or ErrNotFound.
 func (m *Manager) Server(ctx context.Context, name string) (*Server, error) {
 	return m.registry().byName(ctx, name)

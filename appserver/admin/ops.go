@@ -149,24 +149,12 @@ func (a *Server) startMove(w http.ResponseWriter, r *http.Request) error {
 // called server; an unknown server is 400 and a draining or full one 409,
 // both naming to_server, before any job starts.
 func (a *Server) startMoveToServer(w http.ResponseWriter, r *http.Request, o *Ops, server string) error {
-	if err := tenantstore.ValidateServerName("to_server", server); err != nil {
-		return err
-	}
 	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
 	if err != nil {
 		return err
 	}
-	s, err := a.m.Server(r.Context(), server)
-	if errors.Is(err, tenantstore.ErrNotFound) {
-		return httpapi.InvalidField("to_server", "names no registered database server (GET /api/servers)")
-	}
+	s, err := a.checkMoveToServer(r.Context(), t, server)
 	if err != nil {
-		return err
-	}
-	if cur, err := a.m.ServerOf(r.Context(), t); err == nil && cur.Name == s.Name {
-		return httpapi.Conflict("conflict", "to_server", "to_server names server "+s.Name+", where the tenant's database already is")
-	}
-	if err := a.m.Store().Accepts(r.Context(), "to_server", s); err != nil {
 		return err
 	}
 	sub, name := t.Subdomain, s.Name
@@ -178,6 +166,29 @@ func (a *Server) startMoveToServer(w http.ResponseWriter, r *http.Request, o *Op
 	}
 	accepted(w, job)
 	return nil
+}
+
+// checkMoveToServer refuses, naming to_server, a move of t to a server
+// that is unknown (400), t's current one, draining or full (409), before
+// any job starts.
+func (a *Server) checkMoveToServer(ctx context.Context, t *tenantstore.Tenant, server string) (*tenantstore.Server, error) {
+	if err := tenantstore.ValidateServerName("to_server", server); err != nil {
+		return nil, err
+	}
+	s, err := a.m.Server(ctx, server)
+	if errors.Is(err, tenantstore.ErrNotFound) {
+		return nil, httpapi.InvalidField("to_server", "names no registered database server (GET /api/servers)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cur, err := a.m.ServerOf(ctx, t); err == nil && cur.Name == s.Name {
+		return nil, httpapi.Conflict("conflict", "to_server", "to_server names server "+s.Name+", where the tenant's database already is")
+	}
+	if err := a.m.Store().Accepts(ctx, "to_server", s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // getJob answers a job of any appserver instance.

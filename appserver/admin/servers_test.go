@@ -140,13 +140,22 @@ func TestAdminServers(t *testing.T) {
 	}
 
 	t.Run("dashboard tenant page", func(t *testing.T) {
-		session, _ := e.login()
+		session, csrf := e.login()
 		page := e.browse(http.MethodGet, "/tenants/acme", nil, session, nil).Body.String()
 		if !strings.Contains(page, `<span class="mono">second</span>`) || !strings.Contains(page, `id="db-size"`) || !strings.Contains(page, `id="db-connections"`) {
 			t.Errorf("the tenant page shows no server, size or connections: %.3000s", page)
 		}
 		if strings.Contains(page, secondSecret) {
 			t.Errorf("the tenant page shows the operator password")
+		}
+		if !strings.Contains(page, `<option value="default">default</option>`) {
+			t.Errorf("the tenant page offers no move to the default server")
+		}
+		for _, srv := range []string{"nowhere", "second"} {
+			rec := e.browse(http.MethodPost, "/tenants/acme/move", url.Values{"csrf": {csrf}, "to_server": {srv}}, session, nil)
+			if rec.Code != http.StatusBadRequest && rec.Code != http.StatusConflict {
+				t.Errorf("dashboard move to_server=%s = %d, want it refused", srv, rec.Code)
+			}
 		}
 		list := e.browse(http.MethodGet, "/", nil, session, nil).Body.String()
 		if !strings.Contains(list, " MB</span>") && !strings.Contains(list, " kB</span>") {
