@@ -122,7 +122,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn, ManifestKeys: manifestKeys})
+	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn, Servers: store, ManifestKeys: manifestKeys})
 	if err != nil {
 		return err
 	}
