@@ -133,6 +133,7 @@ type App struct {
 	keys      []tenanttoken.Key
 	poolKey   string
 	shared    *sharedResolver
+	guard     *guard // nil without limits and shed
 	logger    *zap.Logger
 }
 
@@ -246,6 +247,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("tenant app: %w", err)
 	}
 	a.shared = v.(*sharedResolver)
+	if a.Limits != nil || a.Shed != nil {
+		if a.guard, err = newGuard(a.Limits, a.Shed, ctx.GetMetricsRegistry()); err != nil {
+			return fmt.Errorf("tenant app: %w", err)
+		}
+	}
 	a.logger.Info("tenant resolver ready",
 		zap.String("base_domain", base),
 		zap.String("admin_host", a.adminHost),
@@ -295,6 +301,10 @@ func (a *App) Stop() error { return nil }
 // Cleanup releases this config's use of the shared resolver, which is closed
 // when no config uses it any more.
 func (a *App) Cleanup() error {
+	if a.guard != nil {
+		a.guard.close()
+		a.guard = nil
+	}
 	if a.shared == nil {
 		return nil
 	}

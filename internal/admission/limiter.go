@@ -30,9 +30,9 @@ type Decision uint8
 
 // The decisions of Table.Acquire.
 const (
-	Admitted    Decision = iota
-	RateLimited          // over the key's rate: retry after the returned wait
-	InFlightLimited      // the key has MaxInFlight requests in flight
+	Admitted        Decision = iota
+	RateLimited              // over the key's rate: retry after the returned wait
+	InFlightLimited          // the key has MaxInFlight requests in flight
 )
 
 // dead marks a Key the sweeper removed: an Acquire that finds it looks the
