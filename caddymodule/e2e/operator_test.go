@@ -32,25 +32,46 @@ func startAppStack(t *testing.T, setup func(dbURL string)) *appStack {
 	t.Helper()
 	testenv.Integration(t)
 	bin := appserverBinary(t)
+	env, adminToken := newStackEnv(t)
+	s := &appStack{adminToken: adminToken}
+	if setup != nil {
+		setup(env["DATABASE_URL"])
+	}
+	appAddr, adminAddr := startAppserver(t, bin, env)
+	edgeEnv := map[string]string{"ADMIN_UPSTREAMS": adminAddr}
+	for k, v := range env {
+		edgeEnv[k] = v
+	}
+	s.edge = startEdge(t, appAddr, edgeEnv)
+	return s
+}
+
+// newStackEnv returns the environment the appserver and the edges of one
+// test share (a private control plane, Redis prefix, tenant database prefix,
+// signing keys) and the admin token in it.
+func newStackEnv(t *testing.T) (env map[string]string, adminToken string) {
+	t.Helper()
 	keyString, _ := newKeys(t)
 	tok := make([]byte, 24)
 	_, _ = rand.Read(tok)
-	s := &appStack{adminToken: "tga_" + hex.EncodeToString(tok)}
-	dbURL := withDatabase(t)
-	if setup != nil {
-		setup(dbURL)
-	}
-	env := map[string]string{
-		"DATABASE_URL":        dbURL,
+	adminToken = "tga_" + hex.EncodeToString(tok)
+	return map[string]string{
+		"DATABASE_URL":        withDatabase(t),
 		"REDIS_URL":           testenv.RedisURL(),
 		"REDIS_KEY_PREFIX":    testenv.KeyPrefix(t),
 		"TENANT_DB_PREFIX":    testenv.TenantPrefix(t),
 		"TENANT_SIGNING_KEYS": keyString,
-		"ADMIN_TOKENS":        s.adminToken,
+		"ADMIN_TOKENS":        adminToken,
 		"BASE_DOMAIN":         "localhost",
-	}
+	}, adminToken
+}
+
+// startAppserver runs bin with env on two free ports and waits for its
+// admin listener; it returns the tenant and admin listeners' addresses.
+func startAppserver(t *testing.T, bin string, env map[string]string) (appAddr, adminAddr string) {
+	t.Helper()
 	ports := testenv.FreePorts(t, 2)
-	appAddr, adminAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	appAddr, adminAddr = fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	cmd := exec.Command(bin)
 	cmd.Env = os.Environ()
 	for k, v := range env {
@@ -60,12 +81,7 @@ func startAppStack(t *testing.T, setup func(dbURL string)) *appStack {
 	testenv.Start(t, "appserver", cmd).WaitUntil(t, "appserver", 60*time.Second, func() bool {
 		return testenv.HTTPOK(nil, "http://"+adminAddr+"/healthz")
 	})
-	edgeEnv := map[string]string{"ADMIN_UPSTREAMS": adminAddr}
-	for k, v := range env {
-		edgeEnv[k] = v
-	}
-	s.edge = startEdge(t, appAddr, edgeEnv)
-	return s
+	return appAddr, adminAddr
 }
 
 // TestAdminSiteMetricsNeedToken puts the real appserver behind the real
