@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,8 @@ const (
 	DefaultConnsMax = 25
 	// DefaultConnsWait is TENANT_CONNS_WAIT's default.
 	DefaultConnsWait = 2 * time.Second
+	// closeTimeout bounds closing one connection (pgxpool allows 15 s).
+	closeTimeout = 5 * time.Second
 )
 
 // ErrBusy means the appserver's connection budget stayed full for the whole
@@ -209,8 +212,39 @@ func (b *Budget) hook(cfg *pgxpool.Config, tenant string) {
 	// pgxpool calls BeforeClose only for connections it holds; a connect
 	// that fails after BeforeConnect is seen by the connect tracer.
 	cfg.ConnConfig.Tracer = connectTracer{b}
-	cfg.BeforeClose = func(*pgx.Conn) { b.release() }
+	// The token comes back once the server's backend is gone, not when
+	// the connection is about to close: pgxpool closes it only after
+	// BeforeClose returns, and a backend outlives its socket for a moment.
+	cfg.BeforeClose = func(c *pgx.Conn) {
+		closeAndWait(c)
+		b.release()
+	}
 	cfg.AfterRelease = func(*pgx.Conn) bool { return !b.hasWaiters() }
+}
+
+// terminate is the protocol's Terminate message.
+var terminate = []byte{'X', 0, 0, 0, 4}
+
+// closeAndWait closes c and, when it was idle, waits (at most closeTimeout)
+// for the server to close its end, which it does when the backend exits:
+// only then has the server given the connection slot back.
+func closeAndWait(c *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	pc := c.PgConn()
+	if !pc.IsClosed() && !pc.IsBusy() {
+		nc := pc.Conn()
+		if err := nc.SetDeadline(time.Now().Add(closeTimeout)); err == nil {
+			if _, err := nc.Write(terminate); err == nil {
+				_, _ = io.Copy(io.Discard, nc) // until EOF: the backend has exited
+			}
+		}
+	}
+	_ = c.Close(ctx) // closes the socket whatever the server said
+	select {
+	case <-pc.CleanupDone():
+	case <-ctx.Done():
+	}
 }
 
 // connectTracer returns the token of a connection that failed to open.

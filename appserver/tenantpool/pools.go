@@ -409,10 +409,8 @@ func (p *Manager) reclaimIdle(exclude string) bool {
 		if len(conns) == 0 {
 			continue
 		}
-		// A closed connection released is destroyed (BeforeClose gives
-		// its token back); the others are released while a waiter
-		// waits, so AfterRelease closes them too.
-		conns[0].Conn().Close(ctx)
+		// Released while a waiter waits, they are closed by AfterRelease
+		// and BeforeClose gives their tokens back.
 		for _, c := range conns {
 			c.Release()
 		}
