@@ -53,9 +53,9 @@ type config struct {
 	MaxTenantPools     int
 	PoolMaxConns       int32
 	PoolIdleTimeout    time.Duration
-	ConnsMax           int           // TENANT_CONNS_MAX: connections across all tenant pools
-	ConnsWait          time.Duration // TENANT_CONNS_WAIT: how long a new connection waits for room
-	Appservers         int           // APPSERVERS: instances sharing the database server, for the start check
+	ConnsMax           int            // TENANT_CONNS_MAX: connections across all tenant pools
+	ConnsWait          time.Duration  // TENANT_CONNS_WAIT: how long a new connection waits for room
+	Appservers         int            // APPSERVERS: instances sharing the database server, for the start check
 	TrustedProxies     []netip.Prefix // whose X-Forwarded-For/-Proto are believed
 }
 
