@@ -22,6 +22,9 @@ const (
 	DefaultConnsMax = 25
 	// DefaultConnsWait is TENANT_CONNS_WAIT's default.
 	DefaultConnsWait = 2 * time.Second
+	// reclaimRetry is how often a waiter looks again for an idle
+	// connection of another tenant to close.
+	reclaimRetry = 50 * time.Millisecond
 	// closeTimeout bounds closing one connection (pgxpool allows 15 s).
 	closeTimeout = 5 * time.Second
 )
@@ -50,9 +53,10 @@ type BudgetConfig struct {
 // queue and tenants with waiters are served round-robin, so a tenant with
 // fifty waiters does not starve one with a single waiter. Each waiter asks
 // the registered pool managers to close one idle connection of another
-// tenant, and while anyone waits, connections released to their pool are
-// closed instead of kept idle: the freed tokens go to the queue. A waiter
-// not served within Wait fails with ErrBusy.
+// tenant (from the least recently used pool); when none is idle, the next
+// connection released to any pool is closed instead of kept. The freed
+// tokens go to the queue. A waiter not served within Wait fails with
+// ErrBusy.
 //
 // One Budget may be shared by several Managers (the tenant app's and the
 // dashboard's) so that together they stay under TENANT_CONNS_MAX.
@@ -68,6 +72,7 @@ type Budget struct {
 	reclaimers []func(exclude string) bool
 
 	waiting                   atomic.Int64 // waiters queued now
+	unmetWaiting              atomic.Int64 // waiters queued for whom no idle connection could be reclaimed
 	waits, timeouts, reclaims atomic.Int64
 }
 
@@ -75,6 +80,7 @@ type budgetWaiter struct {
 	tenant  string
 	ready   chan struct{} // closed when granted
 	granted bool
+	unmet   bool // no idle connection could be reclaimed for it
 	elem    *list.Element
 }
 
@@ -109,10 +115,6 @@ func (b *Budget) addReclaimer(fn func(exclude string) bool) {
 	b.mu.Unlock()
 }
 
-// hasWaiters reports whether a connection is waiting for a token; pools
-// then close released connections instead of keeping them idle.
-func (b *Budget) hasWaiters() bool { return b.waiting.Load() > 0 }
-
 // acquire takes a token for a new connection of tenant, waiting fairly up
 // to Wait (or until ctx ends) when the budget is full.
 func (b *Budget) acquire(ctx context.Context, tenant string) error {
@@ -134,29 +136,26 @@ func (b *Budget) acquire(ctx context.Context, tenant string) error {
 	}
 	b.waiting.Add(1)
 	b.waits.Add(1)
-	reclaimers := b.reclaimers
 	b.mu.Unlock()
 
-	// Make room: one idle connection of another tenant per waiter. Its
-	// token comes back through release, which serves the queue in turn.
-	for _, r := range reclaimers {
-		if r(tenant) {
-			b.reclaims.Add(1)
-			break
-		}
-	}
-
+	b.makeRoom(w)
 	t := time.NewTimer(b.wait)
 	defer t.Stop()
+	retry := time.NewTicker(reclaimRetry)
+	defer retry.Stop()
 	var cause error
-	select {
-	case <-w.ready:
-		return nil
-	case <-t.C:
-		cause = fmt.Errorf("%w: no connection free within %s (TENANT_CONNS_MAX %d)", ErrBusy, b.wait, b.max)
-	case <-ctx.Done():
-		// Still a full budget, not a database fault: never trips a breaker.
-		cause = fmt.Errorf("%w: gave up waiting for a connection: %w", ErrBusy, ctx.Err())
+	for cause == nil {
+		select {
+		case <-w.ready:
+			return nil
+		case <-retry.C:
+			b.makeRoom(w)
+		case <-t.C:
+			cause = fmt.Errorf("%w: no connection free within %s (TENANT_CONNS_MAX %d)", ErrBusy, b.wait, b.max)
+		case <-ctx.Done():
+			// Still a full budget, not a database fault: never trips a breaker.
+			cause = fmt.Errorf("%w: gave up waiting for a connection: %w", ErrBusy, ctx.Err())
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -168,12 +167,43 @@ func (b *Budget) acquire(ctx context.Context, tenant string) error {
 	return cause
 }
 
+// makeRoom closes one idle connection of a tenant other than w's (from the
+// least recently used pool) for waiter w: its token comes back through
+// release, which serves the queue in turn. When none is idle, w is marked
+// unmet: while an unmet waiter waits, connections released to their pool
+// are closed instead of kept (AfterRelease). A waiter tries again every
+// reclaimRetry, for connections that became idle meanwhile.
+func (b *Budget) makeRoom(w *budgetWaiter) {
+	b.mu.Lock()
+	reclaimers := b.reclaimers
+	b.mu.Unlock()
+	for _, r := range reclaimers {
+		if r(w.tenant) {
+			b.reclaims.Add(1)
+			return
+		}
+	}
+	b.mu.Lock()
+	if !w.granted && !w.unmet {
+		w.unmet = true
+		b.unmetWaiting.Add(1)
+	}
+	b.mu.Unlock()
+}
+
+// closeOnRelease reports whether a connection just released to its pool
+// should be closed, because a waiter found no idle connection to reclaim.
+func (b *Budget) closeOnRelease() bool { return b.unmetWaiting.Load() > 0 }
+
 // dequeueLocked takes w out of its tenant's queue, and the tenant out of
 // the ring when it has no waiter left.
 func (b *Budget) dequeueLocked(w *budgetWaiter) {
 	q := b.queues[w.tenant]
 	q.Remove(w.elem)
 	b.waiting.Add(-1)
+	if w.unmet {
+		b.unmetWaiting.Add(-1)
+	}
 	if q.Len() == 0 {
 		delete(b.queues, w.tenant)
 		b.ring.Remove(b.inRing[w.tenant])
@@ -219,7 +249,7 @@ func (b *Budget) hook(cfg *pgxpool.Config, tenant string) {
 		closeAndWait(c)
 		b.release()
 	}
-	cfg.AfterRelease = func(*pgx.Conn) bool { return !b.hasWaiters() }
+	cfg.AfterRelease = func(*pgx.Conn) bool { return !b.closeOnRelease() }
 }
 
 // terminate is the protocol's Terminate message.

@@ -378,9 +378,9 @@ func (p *Manager) signalLocked() {
 	p.slotFreed = make(chan struct{})
 }
 
-// reclaimIdle closes the idle connections of one pool of a tenant other than
-// exclude, the least recently used first, so that their tokens go to the
-// budget's waiters; it reports whether it found any.
+// reclaimIdle closes one idle connection of a tenant other than exclude,
+// from the least recently used pool that has one, and gives its token
+// back; it reports whether it found one.
 func (p *Manager) reclaimIdle(exclude string) bool {
 	p.mu.Lock()
 	if p.closed {
@@ -399,21 +399,21 @@ func (p *Manager) reclaimIdle(exclude string) bool {
 		}
 	}
 	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ConnectTimeout)
-	defer cancel()
 	for _, pool := range pools {
 		if pool.Stat().IdleConns() == 0 {
 			continue
 		}
-		conns := pool.AcquireAllIdle(ctx)
+		conns := pool.AcquireAllIdle(context.Background())
 		if len(conns) == 0 {
 			continue
 		}
-		// Released while a waiter waits, they are closed by AfterRelease
-		// and BeforeClose gives their tokens back.
-		for _, c := range conns {
+		for _, c := range conns[1:] {
 			c.Release()
 		}
+		// Taken out of the pool, so pgxpool's BeforeClose will not run:
+		// close it here and give its token back.
+		closeAndWait(conns[0].Hijack())
+		p.budget.release()
 		return true
 	}
 	return false
