@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
 
 // Admin tokens of the minimum length (32 characters).
@@ -106,4 +108,18 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("configFromEnv error = %v, want no token", err)
 		}
 	})
+}
+
+// The start check's plan: make run's defaults fit PostgreSQL's default 100
+// connections (3 reserved for superusers); the old 200 pools × 4 did not.
+func TestCapacityPlanOfDefaults(t *testing.T) {
+	pg := tenantpool.ServerLimits{MaxConnections: 100, SuperuserReserved: 3}
+	defaults := config{Appservers: defaultAppservers, ConnsMax: tenantpool.DefaultConnsMax}
+	if p := capacityPlan(defaults, 2); !p.Fits(pg) {
+		t.Errorf("defaults on 2 CPUs need %d connections, more than the %d of a default PostgreSQL", p.Need(), pg.Available())
+	}
+	old := config{Appservers: 2, ConnsMax: tenantpool.DefaultMaxPools * tenantpool.DefaultMaxConns}
+	if p := capacityPlan(old, 2); p.Fits(pg) {
+		t.Errorf("200 pools × 4 per appserver (need %d) fits a default PostgreSQL, want a warning", p.Need())
+	}
 }
