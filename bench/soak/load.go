@@ -308,7 +308,8 @@ func (r *report) print(o options) {
 		if len(s) == 0 {
 			continue
 		}
-		first, last := window(s, 0, time.Minute), window(s, r.duration-time.Minute, r.duration+time.Minute)
+		// The first sample (at 0 s) is before any request: left out.
+		first, last := window(s, time.Second, time.Minute), window(s, r.duration-time.Minute, r.duration+time.Minute)
 		fmt.Printf("%s: RSS first minute %s, last minute %s; goroutines first minute %s, last minute %s\n", n,
 			span(first, func(x sample) float64 { return x.rss / (1 << 20) }, "MiB"),
 			span(last, func(x sample) float64 { return x.rss / (1 << 20) }, "MiB"),
