@@ -254,7 +254,8 @@ func (b *Budget) hook(cfg *pgxpool.Config, tenant string) {
 		return b.acquire(ctx, tenant)
 	}
 	// pgxpool calls BeforeClose only for connections it holds; a connect
-	// that fails after BeforeConnect is seen by the connect tracer.
+	// that fails after BeforeConnect is seen by the connect tracer (the
+	// pools of this package set no other tracer).
 	cfg.ConnConfig.Tracer = connectTracer{b}
 	// The token comes back once the server's backend is gone, not when
 	// the connection is about to close: pgxpool closes it only after

@@ -211,9 +211,7 @@ func (w *world) cleanup(ctx context.Context) error {
 		_, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize())
 		errs = append(errs, err)
 	}
-	if len(dbs) > 1 || len(roles) > 0 {
-		fmt.Printf("cleanup: dropped %d databases and %d roles left with prefix %s\n", len(dbs), len(roles), w.prefix)
-	}
+	fmt.Printf("cleanup: dropped databases %v and roles %v (prefix %s)\n", dbs, roles, w.prefix)
 	errs = append(errs, w.cleanupRedis(ctx))
 	return errors.Join(errs...)
 }
