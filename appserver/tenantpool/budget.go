@@ -73,7 +73,6 @@ type Budget struct {
 
 	waiting                   atomic.Int64 // waiters queued now
 	unmetWaiting              atomic.Int64 // waiters queued for whom no idle connection could be reclaimed
-	closing                   atomic.Int64 // idle connections being closed by makeRoom now
 	waits, timeouts, reclaims atomic.Int64
 }
 
@@ -173,29 +172,20 @@ func (b *Budget) acquire(ctx context.Context, tenant string) error {
 // release, which serves the queue in turn. When none is idle, w is marked
 // unmet: while an unmet waiter waits, connections released to their pool
 // are closed instead of kept (AfterRelease). A waiter tries again every
-// reclaimRetry, for connections that became idle meanwhile.
-//
-// Closing waits for the server, so a waiter not served by the next retry
-// may have a close still under way for it: no new one starts while as
-// many closes are under way as there are waiters.
+// reclaimRetry, for connections that became idle meanwhile. A retry may
+// start a second close while the first still waits for the server; the
+// spare token only frees budget sooner, and the closed connection was idle
+// in the least recently used pool. (Limiting closes under way to the
+// number of waiters was tried: it left waiters behind slow closes.)
 func (b *Budget) makeRoom(w *budgetWaiter) {
-	if b.closing.Add(1) > b.waiting.Load() {
-		b.closing.Add(-1)
-		return
-	}
 	b.mu.Lock()
 	reclaimers := b.reclaimers
 	b.mu.Unlock()
-	found := false
 	for _, r := range reclaimers {
-		if found = r(w.tenant); found {
+		if r(w.tenant) {
 			b.reclaims.Add(1)
-			break
+			return
 		}
-	}
-	b.closing.Add(-1)
-	if found {
-		return
 	}
 	b.mu.Lock()
 	if !w.granted && !w.unmet {
