@@ -29,7 +29,7 @@ BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 # work while packages land; once all three exist it builds all three.
 CMDS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))))
 
-.PHONY: build test run vet bench bench-edge bench-rolling bench-migrate services-up services-down services-status clean distclean
+.PHONY: build test run vet bench bench-edge bench-rolling bench-migrate bench-soak services-up services-down services-status clean distclean
 
 build:
 	@mkdir -p bin
@@ -84,3 +84,11 @@ clean:
 # Also removes .run/ (private databases, generated secrets, Caddy dev state).
 distclean: services-down clean
 	rm -rf .run
+
+# A thousand tenants through caddy and two appservers under the connection
+# budget: create rate, 5 minutes of open-loop Zipf traffic (errors, backends,
+# RSS, goroutines, p50/p99), delete time (bench/soak; SOAK_FLAGS, e.g.
+# "-duration 1m -tenants 200"). Not part of make test.
+SOAK_FLAGS ?=
+bench-soak: build
+	$(GO) run ./bench/soak $(SOAK_FLAGS)
