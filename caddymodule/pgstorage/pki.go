@@ -55,7 +55,13 @@ func pkiGuardLock(id, cert string) string {
 func (b *backend) loadGuarded(ctx context.Context, key string) ([]byte, error) {
 	v, err := b.load(ctx, key)
 	id, file, isPKI := pkiFile(cleanKey(key))
-	if _, isCert := pkiKeyOf[file]; !isPKI || !isCert || !errors.Is(err, fs.ErrNotExist) {
+	if !isPKI || !errors.Is(err, fs.ErrNotExist) {
+		return v, err
+	}
+	if cert, isKey := pkiCertOf(file); isKey {
+		return b.loadKeyAfterGuard(ctx, key, pkiGuardLock(id, cert))
+	}
+	if _, isCert := pkiKeyOf[file]; !isCert {
 		return v, err
 	}
 	name := pkiGuardLock(id, file)
@@ -80,6 +86,37 @@ func (b *backend) loadGuarded(ctx context.Context, key string) ([]byte, error) {
 	b.mu.Unlock()
 	b.logger.Info("generating an internal CA certificate; other edges wait for it", zap.String("ca", id), zap.String("file", file))
 	return v, err
+}
+
+// pkiCertOf returns the certificate file stored before key file file
+// ("root.key" → "root.crt").
+func pkiCertOf(file string) (string, bool) {
+	for cert, k := range pkiKeyOf {
+		if k == file {
+			return cert, true
+		}
+	}
+	return "", false
+}
+
+// loadKeyAfterGuard loads a CA key that was missing: another edge may have
+// stored its certificate and not yet its key, while holding guard. Waiting
+// for the guard (lock, then unlock) lets that edge finish both writes; the
+// key is then loaded again. This edge never waits on its own guard.
+func (b *backend) loadKeyAfterGuard(ctx context.Context, key, guard string) ([]byte, error) {
+	b.mu.Lock()
+	_, mine := b.pkiGuards[guard]
+	b.mu.Unlock()
+	if mine {
+		return nil, fs.ErrNotExist
+	}
+	if err := b.lock(ctx, guard); err != nil {
+		return nil, err
+	}
+	if err := b.unlock(context.WithoutCancel(ctx), guard); err != nil {
+		b.logger.Warn("releasing internal CA guard", zap.String("lock", guard), zap.Error(err))
+	}
+	return b.load(ctx, key)
 }
 
 // pkiStored releases a guard once the key stored after its certificate is.

@@ -75,3 +75,42 @@ func TestInternalCAGeneratedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestInternalCAKeyWaitsForItsCertificatesWriter covers the edge that
+// arrives between another edge's two writes: it finds the certificate, then
+// asks for the key, which is not stored yet. Caddy fails its start on that
+// ("loading root key: file does not exist"); the load must instead wait
+// until the generating edge has stored the key, and return it.
+func TestInternalCAKeyWaitsForItsCertificatesWriter(t *testing.T) {
+	url := newDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	crt, key := "pki/authorities/local/root.crt", "pki/authorities/local/root.key"
+	gen := &Storage{b: open(t, url, "", 2*time.Second, 50*time.Millisecond)}
+	late := &Storage{b: open(t, url, "", 2*time.Second, 50*time.Millisecond)}
+
+	if _, err := gen.Load(ctx, crt); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("first load of the root: %v, want not exist", err)
+	}
+	if err := gen.Store(ctx, crt, []byte("root")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := late.Load(ctx, crt); err != nil || string(v) != "root" {
+		t.Fatalf("late edge loading the root certificate: %q, %v", v, err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		v, err := late.Load(ctx, key)
+		if err == nil && string(v) != "key of root" {
+			err = fmt.Errorf("loaded %q", v)
+		}
+		got <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the generating edge is still writing
+	if err := gen.Store(ctx, key, []byte("key of root")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Errorf("late edge loading the root key: %v, want the key stored after the certificate", err)
+	}
+}
