@@ -22,6 +22,11 @@ if [[ -z ${SKIP_VET:-} ]]; then
 	echo "+ scripts/layering.sh"
 	GO="$GO" scripts/layering.sh
 fi
+# The browser tests (e2e/, caddymodule/e2e) drive Debian's Chromium, which a
+# fresh machine lacks: install it as root, else they fail saying what to install.
+if [[ ! -x /usr/bin/chromium ]]; then
+	_install_packages chromium || echo "test.sh: no /usr/bin/chromium: the browser tests will fail" >&2
+fi
 make --no-print-directory build GO="$GO"
 if [[ " $TEST_FLAGS " == *" -race "* ]]; then
 	# Compile everything in parallel first; the test run may be serial (-p 1).
