@@ -110,10 +110,12 @@ func TenantPrefix(t testing.TB) string {
 	return prefix
 }
 
-// DropDatabases drops the named databases, closing their connections.
+// DropDatabases drops the named databases, closing their connections. Each
+// DROP DATABASE waits for a checkpoint, which on a busy machine can take tens
+// of seconds, hence the generous bound.
 func DropDatabases(t testing.TB, names ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, PostgresURL())
 	if err != nil {
