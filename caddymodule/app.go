@@ -75,6 +75,16 @@ const (
 //			negative_ttl   <duration>  # "no such tenant", default 5s
 //			redis_timeout  <duration>  # per Redis call, default 100ms
 //			source_timeout <duration>  # per PostgreSQL read, default 1s
+//			limits {                   # per-tenant defaults; 0 = unlimited
+//				rate_per_second <n>    # requests per second, fractions allowed
+//				burst           <n>    # default: one second of the rate
+//				max_in_flight   <n>    # requests being served at once
+//			}
+//			shed {                     # the whole edge; max_in_flight 0 = off
+//				max_in_flight <n>      # requests of all tenants served at once
+//				queue_timeout <duration> # longest wait for a slot, default 100ms
+//				queue_length  <n>      # requests waiting at once, default max_in_flight
+//			}
 //		}
 //	}
 type App struct {
@@ -112,11 +122,18 @@ type App struct {
 	RedisTimeout caddy.Duration `json:"redis_timeout,omitempty"`
 	// SourceTimeout bounds each control-plane read. Default 1s.
 	SourceTimeout caddy.Duration `json:"source_timeout,omitempty"`
+	// Limits are the per-tenant defaults (SPEC §11): what a tenant whose
+	// own limits are null gets. Nil or zero: unlimited.
+	Limits *LimitsConfig `json:"limits,omitempty"`
+	// Shed bounds the requests the whole edge serves at once, queueing
+	// the excess fairly across tenants for a short while. Nil: off.
+	Shed *ShedConfig `json:"shed,omitempty"`
 
 	adminHost string
 	keys      []tenanttoken.Key
 	poolKey   string
 	shared    *sharedResolver
+	guard     *guard // nil without limits and shed
 	logger    *zap.Logger
 }
 
@@ -163,6 +180,9 @@ func (s *sharedResolver) Destruct() error {
 // process's resolver.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	if err := errors.Join(a.Limits.validate(), a.Shed.validate()); err != nil {
+		return fmt.Errorf("tenant app: %w", err)
+	}
 	repl := caddy.NewReplacer()
 	get := func(v, def, fallback string) string {
 		if v == "" {
@@ -227,6 +247,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("tenant app: %w", err)
 	}
 	a.shared = v.(*sharedResolver)
+	if a.Limits != nil || a.Shed != nil {
+		if a.guard, err = newGuard(a.Limits, a.Shed, ctx.GetMetricsRegistry()); err != nil {
+			return fmt.Errorf("tenant app: %w", err)
+		}
+	}
 	a.logger.Info("tenant resolver ready",
 		zap.String("base_domain", base),
 		zap.String("admin_host", a.adminHost),
@@ -276,6 +301,10 @@ func (a *App) Stop() error { return nil }
 // Cleanup releases this config's use of the shared resolver, which is closed
 // when no config uses it any more.
 func (a *App) Cleanup() error {
+	if a.guard != nil {
+		a.guard.close()
+		a.guard = nil
+	}
 	if a.shared == nil {
 		return nil
 	}

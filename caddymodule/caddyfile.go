@@ -36,14 +36,34 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
-		if !d.NextArg() {
-			return d.ArgErr()
+		switch opt {
+		case "limits":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if a.Limits == nil {
+				a.Limits = new(LimitsConfig)
+			}
+			if err := a.Limits.unmarshalLimits(d); err != nil {
+				return err
+			}
+			continue
+		case "shed":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if a.Shed == nil {
+				a.Shed = new(ShedConfig)
+			}
+			if err := a.Shed.unmarshalShed(d); err != nil {
+				return err
+			}
+			continue
 		}
-		val := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
+		val, err := oneArg(d)
+		if err != nil {
+			return err
 		}
-		var err error
 		switch opt {
 		case "database_url":
 			a.DatabaseURL = val

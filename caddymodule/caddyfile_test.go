@@ -19,7 +19,8 @@ var update = flag.Bool("update", false, "rewrite the golden JSON files of the ad
 
 // envOfCaddyfile are the variables the project Caddyfile reads at adapt
 // time; the golden test runs with them unset, so it shows the defaults.
-var envOfCaddyfile = []string{"ACME_EMAIL", "HTTP_PORT", "HTTPS_PORT", "BASE_DOMAIN", "APP_UPSTREAMS", "ADMIN_UPSTREAMS", "CADDY_ADMIN", "CADDY_ADMIN_SOCKET", "ACCESS_LOG", "REDIS_KEY_PREFIX", "CERT_STORAGE", "HEALTH_PORT", "SHUTDOWN_DELAY"}
+var envOfCaddyfile = []string{"ACME_EMAIL", "HTTP_PORT", "HTTPS_PORT", "BASE_DOMAIN", "APP_UPSTREAMS", "ADMIN_UPSTREAMS", "CADDY_ADMIN", "CADDY_ADMIN_SOCKET", "ACCESS_LOG", "REDIS_KEY_PREFIX", "CERT_STORAGE", "HEALTH_PORT", "SHUTDOWN_DELAY",
+	"TENANT_RATE", "TENANT_BURST", "TENANT_MAX_IN_FLIGHT", "EDGE_MAX_IN_FLIGHT", "EDGE_QUEUE_TIMEOUT", "EDGE_QUEUE_LENGTH"}
 
 // TestAdaptGolden adapts each testdata/adapt/*.caddyfile, and the project's
 // Caddyfile, and compares the JSON with the .json file beside it (go test
@@ -118,6 +119,22 @@ func TestAdaptErrors(t *testing.T) {
 		{"global option without value", "{\n\ttenant {\n\t\tbase_domain\n\t}\n}\n:80\n", "wrong argument count"},
 		{"bad duration", "{\n\ttenant {\n\t\tttl soon\n\t}\n}\n:80\n", "tenant option ttl"},
 		{"negative cache size", "{\n\ttenant {\n\t\tcache_size -1\n\t}\n}\n:80\n", "cache_size must not be negative"},
+		{"limits with an argument", "{\n\ttenant {\n\t\tlimits 5\n\t}\n}\n:80\n", "wrong argument count"},
+		{"unknown limits option", "{\n\ttenant {\n\t\tlimits {\n\t\t\trate 5\n\t\t}\n\t}\n}\n:80\n", `unrecognized tenant limits option "rate"`},
+		{"rate not a number", "{\n\ttenant {\n\t\tlimits {\n\t\t\trate_per_second fast\n\t\t}\n\t}\n}\n:80\n", "tenant limits rate_per_second"},
+		{"negative rate", "{\n\ttenant {\n\t\tlimits {\n\t\t\trate_per_second -1\n\t\t}\n\t}\n}\n:80\n", "must be 0 (unlimited) or from"},
+		{"rate too small", "{\n\ttenant {\n\t\tlimits {\n\t\t\trate_per_second 0.001\n\t\t}\n\t}\n}\n:80\n", "must be 0 (unlimited) or from"},
+		{"rate NaN", "{\n\ttenant {\n\t\tlimits {\n\t\t\trate_per_second NaN\n\t\t}\n\t}\n}\n:80\n", "is not a number"},
+		{"rate huge", "{\n\ttenant {\n\t\tlimits {\n\t\t\trate_per_second 1e300\n\t\t}\n\t}\n}\n:80\n", "must be 0 (unlimited) or from"},
+		{"fractional burst", "{\n\ttenant {\n\t\tlimits {\n\t\t\tburst 1.5\n\t\t}\n\t}\n}\n:80\n", "is not a whole number"},
+		{"negative in-flight", "{\n\ttenant {\n\t\tlimits {\n\t\t\tmax_in_flight -3\n\t\t}\n\t}\n}\n:80\n", "must be from 0 to 1000000"},
+		{"in-flight overflow", "{\n\ttenant {\n\t\tlimits {\n\t\t\tmax_in_flight 99999999999999999999\n\t\t}\n\t}\n}\n:80\n", "is not a whole number"},
+		{"limits option without value", "{\n\ttenant {\n\t\tlimits {\n\t\t\tburst\n\t\t}\n\t}\n}\n:80\n", "wrong argument count"},
+		{"unknown shed option", "{\n\ttenant {\n\t\tshed {\n\t\t\tqueue 5\n\t\t}\n\t}\n}\n:80\n", `unrecognized tenant shed option "queue"`},
+		{"bad queue timeout", "{\n\ttenant {\n\t\tshed {\n\t\t\tqueue_timeout soon\n\t\t}\n\t}\n}\n:80\n", "tenant shed queue_timeout"},
+		{"negative queue timeout", "{\n\ttenant {\n\t\tshed {\n\t\t\tqueue_timeout -1s\n\t\t}\n\t}\n}\n:80\n", "must not be negative"},
+		{"shed in-flight too large", "{\n\ttenant {\n\t\tshed {\n\t\t\tmax_in_flight 1000001\n\t\t}\n\t}\n}\n:80\n", "must be from 0 to 1000000"},
+		{"negative queue length", "{\n\ttenant {\n\t\tshed {\n\t\t\tqueue_length -1\n\t\t}\n\t}\n}\n:80\n", "must be from 0 to 1000000"},
 		{"handler argument", ":80 {\n\ttenant acme\n}\n", "wrong argument count"},
 		{"unknown handler option", ":80 {\n\ttenant {\n\t\tfoo bar\n\t}\n}\n", `unrecognized tenant handler option "foo"`},
 		{"permission argument", "{\n\ton_demand_tls {\n\t\tpermission tenant extra\n\t}\n}\n:80\n", "wrong argument count"},

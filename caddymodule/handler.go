@@ -34,6 +34,13 @@ const DefaultRetryAfter = 30 * time.Second
 // placeholders {tenant.id}, {tenant.subdomain}, {tenant.name} and
 // {tenant.status}, and adds "tenant" to the access log.
 //
+// With limits or shed in the global tenant block (see App), an active
+// tenant's request is first held to the tenant's rate and in-flight cap
+// (429 rate_limited with Retry-After) and then to the whole edge's bound,
+// waiting in a queue fair across tenants for up to shed's queue_timeout
+// (503 overloaded with Retry-After: 1); a refusal adds "refused" to the
+// access log.
+//
 // Caddyfile:
 //
 //	tenant {
@@ -45,6 +52,7 @@ type Handler struct {
 
 	resolver   hostResolver
 	tokens     *tokenCache
+	guard      *guard // the app's limits; nil: none
 	retryAfter string
 }
 
@@ -70,6 +78,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("tenant handler: %w", err)
 	}
 	h.resolver = app.resolver()
+	h.guard = app.guard
 	h.tokens = newTokenCache(signer, time.Now)
 	d := time.Duration(h.RetryAfter)
 	if d <= 0 {
@@ -107,6 +116,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	default: // provisioning: not ready yet
 		w.Header().Set("Retry-After", h.retryAfter)
 		return caddyhttp.Error(http.StatusServiceUnavailable, errNotReady)
+	}
+
+	if h.guard != nil {
+		k, err := h.guard.admit(w, r, t)
+		if err != nil {
+			return err
+		}
+		defer h.guard.release(k)
 	}
 
 	e, err := h.tokens.get(t, host)

@@ -368,7 +368,22 @@ func (nopHandler) ServeHTTP(http.ResponseWriter, *http.Request) error { return n
 // resolver (memory layer warm) and a cached token: what the edge adds to
 // every request. Each request gets its own header map, replacer and log
 // fields as Caddy's server gives it (built in batches outside the timer).
-func BenchmarkHandlerWarm(b *testing.B) {
+func BenchmarkHandlerWarm(b *testing.B) { benchmarkHandler(b, nil) }
+
+// BenchmarkHandlerWarmLimited is BenchmarkHandlerWarm with every limit on:
+// the tenant's rate and in-flight cap, and the whole edge's bound (never
+// reached, as in normal operation).
+func BenchmarkHandlerWarmLimited(b *testing.B) {
+	g, err := newGuard(&LimitsConfig{RatePerSecond: 1e6, Burst: 1e6, MaxInFlight: 100},
+		&ShedConfig{MaxInFlight: 1000}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(g.close)
+	benchmarkHandler(b, g)
+}
+
+func benchmarkHandler(b *testing.B, g *guard) {
 	acme := &tenantstore.Tenant{ID: "11111111-1111-1111-1111-111111111111", Name: "Acme Inc", Subdomain: "acme", Status: tenantstore.StatusActive}
 	res, err := resolver.New(resolver.Config{BaseDomain: "example.com"}, memSource{bySub: map[string]*tenantstore.Tenant{"acme": acme}}, nil)
 	if err != nil {
@@ -376,6 +391,7 @@ func BenchmarkHandlerWarm(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = res.Close() })
 	h := newTestHandler(b, res, time.Now)
+	h.guard = g
 	w := httptest.NewRecorder()
 	const batch = 4096
 	reqs := make([]*http.Request, batch)

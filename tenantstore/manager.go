@@ -336,6 +336,8 @@ type Patch struct {
 	// DatabaseURL sets an explicit database URL; "" returns the tenant to
 	// its template placement.
 	DatabaseURL *string
+	// Limits changes the tenant's limits at the edge (see LimitsPatch).
+	Limits *LimitsPatch
 	// Version, when set, must be the tenant's current version
 	// (ErrStaleVersion otherwise); without it the patch is re-applied on top
 	// of concurrent changes.
@@ -420,6 +422,13 @@ func (m *Manager) applyPatch(t *Tenant, p Patch) error {
 	}
 	if p.MultiLocation != nil {
 		t.MultiLocation = *p.MultiLocation
+	}
+	if p.Limits != nil {
+		l := p.Limits.apply(t.Limits)
+		if err := l.Validate(); err != nil {
+			return err
+		}
+		t.Limits = l
 	}
 	if p.DatabaseURL != nil {
 		if *p.DatabaseURL != "" {

@@ -27,7 +27,7 @@ type ListOptions struct {
 // tenantColumns selects a tenant with its domains (as JSON) in one round trip.
 const tenantColumns = `t.id, t.name, t.subdomain, t.admin_email, t.status, t.max_users, t.multi_location,
 	t.database_name, t.db_server, t.db_owned, t.db_url, t.db_host, t.db_port, t.db_user, t.db_password_env, t.db_role, t.db_role_password,
-	t.created_at, t.updated_at, t.version,
+	t.limit_rate, t.limit_burst, t.limit_max_in_flight, t.created_at, t.updated_at, t.version,
 	COALESCE((SELECT json_agg(json_build_object('hostname', d.hostname, 'verified', d.verified,
 		'verification_token', d.verification_token, 'created_at', d.created_at, 'verified_at', d.verified_at)
 		ORDER BY d.hostname) FROM tenant_domains d WHERE d.tenant_id = t.id), '[]')`
@@ -38,7 +38,7 @@ func scanTenant(row pgx.Row) (*Tenant, error) {
 	p := &t.Placement
 	err := row.Scan(&t.ID, &t.Name, &t.Subdomain, &t.AdminEmail, &t.Status, &t.MaxUsers, &t.MultiLocation,
 		&t.DatabaseName, &t.DatabaseServer, &t.DatabaseOwned, &p.URL, &p.Host, &p.Port, &p.User, &p.PasswordEnv, &p.RoleName, &p.RolePassword,
-		&t.CreatedAt, &t.UpdatedAt, &t.Version, &domains)
+		&t.Limits.RatePerSecond, &t.Limits.Burst, &t.Limits.MaxInFlight, &t.CreatedAt, &t.UpdatedAt, &t.Version, &domains)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -149,11 +149,13 @@ func (s *Store) Insert(ctx context.Context, t *Tenant) error {
 	}
 	p := t.Placement
 	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (id, name, subdomain, admin_email, status, max_users, multi_location,
-		database_name, db_url, db_host, db_port, db_user, db_password_env, db_role, db_role_password, db_server, db_owned)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		database_name, db_url, db_host, db_port, db_user, db_password_env, db_role, db_role_password, db_server, db_owned,
+		limit_rate, limit_burst, limit_max_in_flight)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		RETURNING created_at, updated_at, version`,
 		t.ID, t.Name, t.Subdomain, t.AdminEmail, t.Status, t.MaxUsers, t.MultiLocation,
 		t.DatabaseName, p.URL, p.Host, p.Port, p.User, p.PasswordEnv, p.RoleName, p.RolePassword, t.DatabaseServer, t.DatabaseOwned,
+		t.Limits.RatePerSecond, t.Limits.Burst, t.Limits.MaxInFlight,
 	).Scan(&t.CreatedAt, &t.UpdatedAt, &t.Version)
 	if err != nil {
 		return fmt.Errorf("inserting tenant %q: %w", t.Subdomain, translate(err))
@@ -187,10 +189,12 @@ func (s *Store) Update(ctx context.Context, t *Tenant) error {
 	err = tx.QueryRow(ctx, `UPDATE tenants SET name = $2, subdomain = $3, admin_email = $4, status = $5,
 		max_users = $6, multi_location = $7, database_name = $8, db_url = $9, db_host = $10, db_port = $11,
 		db_user = $12, db_password_env = $13, db_role = $14, db_role_password = $15,
-		db_server = $16, db_owned = $17, updated_at = now(), version = version + 1
+		db_server = $16, db_owned = $17, limit_rate = $18, limit_burst = $19, limit_max_in_flight = $20,
+		updated_at = now(), version = version + 1
 		WHERE id = $1 RETURNING updated_at, version`,
 		t.ID, t.Name, t.Subdomain, t.AdminEmail, t.Status, t.MaxUsers, t.MultiLocation,
 		t.DatabaseName, p.URL, p.Host, p.Port, p.User, p.PasswordEnv, p.RoleName, p.RolePassword, t.DatabaseServer, t.DatabaseOwned,
+		t.Limits.RatePerSecond, t.Limits.Burst, t.Limits.MaxInFlight,
 	).Scan(&t.UpdatedAt, &t.Version)
 	if err != nil {
 		return fmt.Errorf("updating tenant %q: %w", t.Subdomain, translate(err))

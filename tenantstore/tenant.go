@@ -55,9 +55,12 @@ type Tenant struct {
 	DatabaseOwned bool      `json:"database_owned"`
 	Placement     Placement `json:"database"`
 	Domains       []Domain  `json:"domains"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-	Version       int64     `json:"version"`
+	// Limits are the tenant's own limits at the edge (SPEC §11); nil
+	// fields take the edge's defaults.
+	Limits    TenantLimits `json:"limits"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	Version   int64        `json:"version"`
 }
 
 // Placement says where a tenant's database lives. With every field empty the

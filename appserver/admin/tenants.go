@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -55,6 +56,8 @@ type patchTenantRequest struct {
 	MultiLocation *bool               `json:"multi_location"`
 	DatabaseURL   *string             `json:"database_url"`
 	Version       *int64              `json:"version"`
+	// Limits is a merge patch of the tenant's limits (decodeLimitsPatch).
+	Limits json.RawMessage `json:"limits"`
 }
 
 func (a *Server) tenantRoutes(api *mux.Router) {
@@ -157,9 +160,14 @@ func (a *Server) patchTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
+	limits, err := decodeLimitsPatch(in.Limits)
+	if err != nil {
+		return err
+	}
 	t, err := a.m.Update(r.Context(), mux.Vars(r)["subdomain"], tenantstore.Patch{
 		Name: in.Name, Subdomain: in.Subdomain, AdminEmail: in.AdminEmail, Status: in.Status,
 		MaxUsers: in.MaxUsers, MultiLocation: in.MultiLocation, DatabaseURL: in.DatabaseURL, Version: in.Version,
+		Limits: limits,
 	})
 	if err != nil {
 		return err

@@ -46,6 +46,13 @@ func newWorld(t *testing.T, redisURL string) *world {
 // newWorldWith is newWorld in front of the given upstream (host:port).
 func newWorldWith(t *testing.T, redisURL, upstream string) *world {
 	t.Helper()
+	return newWorldEnv(t, redisURL, upstream, nil)
+}
+
+// newWorldEnv is newWorldWith with more environment for the edge (the
+// Caddyfile's {$…} settings).
+func newWorldEnv(t *testing.T, redisURL, upstream string, extra map[string]string) *world {
+	t.Helper()
 	testenv.Integration(t)
 	ctx := context.Background()
 	dbURL := withDatabase(t)
@@ -93,6 +100,9 @@ func newWorldWith(t *testing.T, redisURL, upstream string) *world {
 		"REDIS_URL":           redisURL,
 		"TENANT_SIGNING_KEYS": keyString,
 		"REDIS_KEY_PREFIX":    prefix,
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	e := startEdge(t, upstream, env)
 	return &world{store: store, edge: e, keys: keys, prefix: prefix, upstream: upstream, env: env}

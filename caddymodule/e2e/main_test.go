@@ -184,7 +184,13 @@ func startEdge(t *testing.T, upstream string, env map[string]string) *edge {
 // get sends GET http://<edge>/path with the given Host and headers.
 func (e *edge) get(t *testing.T, host, path string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", e.httpPort, path), nil)
+	return e.do(t, http.MethodGet, host, path, "", header)
+}
+
+// do sends method http://<edge>/path with the given Host, body and headers.
+func (e *edge) do(t *testing.T, method, host, path, body string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d%s", e.httpPort, path), strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +202,11 @@ func (e *edge) get(t *testing.T, host, path string, header http.Header) (*http.R
 	defer cancel()
 	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
 	if err != nil {
-		t.Fatalf("GET %s (Host %s): %v", path, host, err)
+		t.Fatalf("%s %s (Host %s): %v", method, path, host, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, body
+	answer, _ := io.ReadAll(resp.Body)
+	return resp, answer
 }
 
 // rawStatus sends a hand-written HTTP/1.1 request (for Host values Go's

@@ -49,8 +49,21 @@ func startAppStack(t *testing.T, setup func(dbURL string)) *appStack {
 		"ADMIN_TOKENS":        s.adminToken,
 		"BASE_DOMAIN":         "localhost",
 	}
+	appAddr, adminAddr := startAppserver(t, bin, env)
+	edgeEnv := map[string]string{"ADMIN_UPSTREAMS": adminAddr}
+	for k, v := range env {
+		edgeEnv[k] = v
+	}
+	s.edge = startEdge(t, appAddr, edgeEnv)
+	return s
+}
+
+// startAppserver runs bin with env on two free ports and waits for its
+// admin listener; it returns the tenant and admin listeners' addresses.
+func startAppserver(t *testing.T, bin string, env map[string]string) (appAddr, adminAddr string) {
+	t.Helper()
 	ports := testenv.FreePorts(t, 2)
-	appAddr, adminAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	appAddr, adminAddr = fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	cmd := exec.Command(bin)
 	cmd.Env = os.Environ()
 	for k, v := range env {
@@ -60,12 +73,7 @@ func startAppStack(t *testing.T, setup func(dbURL string)) *appStack {
 	testenv.Start(t, "appserver", cmd).WaitUntil(t, "appserver", 60*time.Second, func() bool {
 		return testenv.HTTPOK(nil, "http://"+adminAddr+"/healthz")
 	})
-	edgeEnv := map[string]string{"ADMIN_UPSTREAMS": adminAddr}
-	for k, v := range env {
-		edgeEnv[k] = v
-	}
-	s.edge = startEdge(t, appAddr, edgeEnv)
-	return s
+	return appAddr, adminAddr
 }
 
 // TestAdminSiteMetricsNeedToken puts the real appserver behind the real

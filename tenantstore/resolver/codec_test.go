@@ -30,6 +30,12 @@ func TestTenantCodecKeepsEveryFieldButSecrets(t *testing.T) {
 			t.CreatedAt, t.UpdatedAt, t.Version = verified, verified.Add(time.Hour), 7
 			return t
 		}()},
+		{"own limits", func() *tenantstore.Tenant {
+			t := newTenant("hooli")
+			rate, burst := 2.5, 10
+			t.Limits = tenantstore.TenantLimits{RatePerSecond: &rate, Burst: &burst}
+			return t
+		}()},
 		{"parts placement", func() *tenantstore.Tenant {
 			t := newTenant("initech")
 			t.Placement = tenantstore.Placement{Host: "db2", Port: 6432, User: "app", PasswordEnv: "DB2_PASSWORD", RoleName: "r", RolePassword: "role-secret-2"}

@@ -44,9 +44,12 @@ type wireTenant struct {
 	PasswordEnv   string               `json:"pwenv,omitempty"`
 	RoleName      string               `json:"role,omitempty"`
 	Domains       []tenantstore.Domain `json:"domains"`
-	CreatedAt     time.Time            `json:"created"`
-	UpdatedAt     time.Time            `json:"updated"`
-	Version       int64                `json:"version,omitempty"`
+	// Limits were added within version 2: an entry without them (written
+	// before) means the defaults, which every tenant had then.
+	Limits    *tenantstore.TenantLimits `json:"limits,omitempty"`
+	CreatedAt time.Time                 `json:"created"`
+	UpdatedAt time.Time                 `json:"updated"`
+	Version   int64                     `json:"version,omitempty"`
 }
 
 // tombstonePrefix starts the payload Notify leaves in place of a changed
@@ -91,11 +94,15 @@ func encodeTenant(t *tenantstore.Tenant, exp time.Time) ([]byte, error) {
 		return json.Marshal(wireTenant{V: wireVersion, NotFound: true, Exp: exp.Unix()})
 	}
 	p := t.Placement
+	var limits *tenantstore.TenantLimits
+	if !t.Limits.IsDefault() {
+		limits = &t.Limits
+	}
 	return json.Marshal(wireTenant{
 		V: wireVersion, Exp: exp.Unix(), ID: t.ID, Name: t.Name, Subdomain: t.Subdomain, AdminEmail: t.AdminEmail,
 		Status: t.Status, MaxUsers: t.MaxUsers, MultiLocation: t.MultiLocation, DatabaseName: t.DatabaseName,
 		Host: p.Host, Port: p.Port, User: p.User, PasswordEnv: p.PasswordEnv, RoleName: p.RoleName,
-		Domains: t.Domains, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version,
+		Domains: t.Domains, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version, Limits: limits,
 	})
 }
 
@@ -127,8 +134,12 @@ func decodeTenant(b []byte, now time.Time) (*tenantstore.Tenant, error) {
 	case w.ID == "" || w.Subdomain == "":
 		return nil, errors.New("decoding cached tenant: id or subdomain missing")
 	}
+	var limits tenantstore.TenantLimits
+	if w.Limits != nil {
+		limits = *w.Limits
+	}
 	return &tenantstore.Tenant{
-		ID: w.ID, Name: w.Name, Subdomain: w.Subdomain, AdminEmail: w.AdminEmail, Status: w.Status,
+		ID: w.ID, Name: w.Name, Subdomain: w.Subdomain, AdminEmail: w.AdminEmail, Status: w.Status, Limits: limits,
 		MaxUsers: w.MaxUsers, MultiLocation: w.MultiLocation, DatabaseName: w.DatabaseName,
 		Placement: tenantstore.Placement{
 			Host: w.Host, Port: w.Port, User: w.User, PasswordEnv: w.PasswordEnv, RoleName: w.RoleName,
