@@ -34,7 +34,7 @@ func printReport(off, on *modeResult, knobs map[string]string) {
 	row("noisy tenant: 429 rate_limited", func(m *modeResult) string {
 		return fmt.Sprint(m.overload.noisy.count(func(x sample) bool { return x.code == http.StatusTooManyRequests }))
 	}, "")
-	row("503 overloaded (all tenants)", func(m *modeResult) string {
+	row("503 (all tenants; off: not shed)", func(m *modeResult) string {
 		return fmt.Sprint(m.overload.all.count(func(x sample) bool { return x.code == http.StatusServiceUnavailable }))
 	}, "")
 	row("no answer / other (all tenants)", func(m *modeResult) string {
