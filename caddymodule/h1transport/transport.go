@@ -10,10 +10,12 @@
 // connections per upstream, and returns the connection to the pool when the
 // response body reaches its end.
 //
-// Only plain requests take that path: HTTP (no TLS) to a TCP or unix
-// upstream, no request body, no Upgrade or Expect header, and a transport
-// without PROXY protocol, forward proxy, local address, resolver, HTTP/2 or
-// HTTP/3, connection cap, or read/write/header timeouts. Everything else is
+// Only plain requests take that path: GET, HEAD, OPTIONS or TRACE over HTTP
+// (no TLS) to a TCP or unix upstream, no request body, no Upgrade or Expect
+// header, and a transport without PROXY protocol, forward proxy, local
+// address, resolver, HTTP/2 or HTTP/3, connection cap, or read/write/header
+// timeouts. The response headers are read without net/http's size cap
+// (the upstreams are the project's appservers). Everything else is
 // handed to the embedded standard transport, configured by the same
 // Caddyfile options as `transport http`, so websockets, uploads and TLS
 // upstreams behave exactly as before.
@@ -154,16 +156,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.close()
 		// A pooled connection the upstream closed while it sat idle fails
 		// before any answer: try once more on a new one, as net/http does
-		// for requests that can be replayed (plain ones have no body).
-		if !reused || attempt > 0 || !replayable(req) || req.Context().Err() != nil {
+		// for requests that can be replayed (plain ones are).
+		if !reused || attempt > 0 || req.Context().Err() != nil {
 			return nil, err
 		}
 	}
 }
 
-// plain reports whether req may take the fast path.
+// plain reports whether req may take the fast path: an idempotent request
+// without a body. Others go to net/http, whose connections notice an
+// upstream's close while idle (its read loop), so that a POST or DELETE is
+// never written to a connection the upstream already closed; here only a
+// request that may be sent twice is, and then sent again.
 func plain(req *http.Request) bool {
-	return req.URL.Scheme == "http" && (req.Body == nil || req.Body == http.NoBody) &&
+	return req.URL.Scheme == "http" && replayable(req) && (req.Body == nil || req.Body == http.NoBody) &&
 		req.ContentLength == 0 && len(req.TransferEncoding) == 0 &&
 		req.Header.Get("Upgrade") == "" && req.Header.Get("Expect") == ""
 }

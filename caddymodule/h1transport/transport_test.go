@@ -283,7 +283,7 @@ func TestDialFailureIsADialError(t *testing.T) {
 	}
 }
 
-func TestRequestsWithABodyTakeTheStandardTransport(t *testing.T) {
+func TestRequestsWithABodyOrNotIdempotentTakeTheStandardTransport(t *testing.T) {
 	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s %s", r.Method, b)
@@ -300,6 +300,10 @@ func TestRequestsWithABodyTakeTheStandardTransport(t *testing.T) {
 	defer resp.Body.Close()
 	if b, _ := io.ReadAll(resp.Body); string(b) != "POST payload" {
 		t.Fatalf("got %q, want %q", b, "POST payload")
+	}
+	del, _ := http.NewRequestWithContext(context.Background(), http.MethodDelete, srv.URL, nil)
+	if plain(del) {
+		t.Fatal("a DELETE should not take the fast path (it must not be replayed on a stale connection)")
 	}
 	up, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil)
 	up.Header.Set("Upgrade", "websocket")
