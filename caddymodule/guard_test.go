@@ -136,3 +136,41 @@ func TestHandlerInFlightCapAndShed(t *testing.T) {
 		t.Errorf("after every request ended: in flight %d, queued %d; want 0, 0", n, q)
 	}
 }
+
+// TestLimitMetricsLabelTheBusiest: after a sweep, the busiest tenants
+// (up to maxTenantSeries) count under their own label and the rest under
+// "_other"; a tenant that goes quiet loses its series.
+func TestLimitMetricsLabelTheBusiest(t *testing.T) {
+	g, err := newGuard(&LimitsConfig{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.close)
+	hit := func(id, sub string, n int) {
+		for range n {
+			k, _, _ := g.tenants.Acquire(id, sub, g.defaults)
+			k.Release()
+		}
+	}
+	for i := range maxTenantSeries + 20 {
+		hit(strconv.Itoa(i), "t"+strconv.Itoa(i), i+1) // t0 quietest
+	}
+	g.metrics.relabel(g.tenants)
+	labels := map[string]bool{}
+	for k, label := range g.metrics.labelled {
+		labels[label] = true
+		if k.Extra.Load() == nil {
+			t.Errorf("labelled tenant %s has no series", label)
+		}
+	}
+	if len(labels) != maxTenantSeries || labels["t0"] || !labels["t119"] {
+		t.Errorf("labelled %d tenants (t0: %v, t119: %v), want the %d busiest", len(labels), labels["t0"], labels["t119"], maxTenantSeries)
+	}
+	// Only t0 is busy in the next interval: it gets a label, the others
+	// lose theirs.
+	hit("0", "t0", 1)
+	g.metrics.relabel(g.tenants)
+	if len(g.metrics.labelled) != 1 {
+		t.Errorf("labelled after a quiet interval = %d tenants, want 1 (t0)", len(g.metrics.labelled))
+	}
+}

@@ -3,10 +3,13 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -81,4 +84,25 @@ func TestAdminTenantLimits(t *testing.T) {
 		}
 	}
 	want("after refused patches", limits(e.must(200, e.api("GET", "/api/tenants/acme", nil), "show")), nil, nil, nil)
+}
+
+// FuzzDecodeLimitsPatch: any "limits" member decodes to a patch or a 400
+// naming a limits field, never a panic.
+func FuzzDecodeLimitsPatch(f *testing.F) {
+	for _, s := range []string{`null`, `{}`, `{"rate_per_second": 2.5}`, `{"burst": null, "max_in_flight": 3}`, `[1]`, `"x"`, `{"burst": 1e400}`, `{"rate": 1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := decodeLimitsPatch(raw)
+		if err != nil {
+			var he *httpapi.Error
+			if !errors.As(err, &he) || !strings.HasPrefix(he.Field, "limits") {
+				t.Fatalf("decodeLimitsPatch(%q) = %v, want an error naming a limits field", raw, err)
+			}
+			return
+		}
+		if p == nil && raw != nil {
+			t.Fatalf("decodeLimitsPatch(%q) = nil patch and no error", raw)
+		}
+	})
 }
