@@ -92,7 +92,7 @@ done
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: nobody.localhost" "http://127.0.0.1:22080/")
 [[ $code == 404 ]] || die "gateway answered $code for an unknown host, want 404"
 
-declare -A rps p99
+declare -A rps p99 reqs
 run() { wrk_round "$1" "$2" "${port[$1]}" "$HOST"; }
 
 echo "wrk: $CONNECTIONS connections, $THREADS threads, $DURATION per run (after ${WARMUP} warm-up), $ROUNDS rounds, Host $HOST"

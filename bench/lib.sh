@@ -47,7 +47,8 @@ median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (
 # http://127.0.0.1:PORT/ with Host HOST; stores rps[NAME,ROUND] and
 # p99[NAME,ROUND] (ms) in the caller's associative arrays and prints them.
 # Uses THREADS, CONNECTIONS, WARMUP, DURATION. Fails on any non-2xx answer.
-# Also stores reqs[NAME,ROUND] (requests of the measured run). When the
+# Also stores reqs[NAME,ROUND] (requests of the measured run; the caller
+# declares rps, p99 and reqs with declare -A). When the
 # caller defines wrk_measure_start/wrk_measure_end (NAME ROUND), they run
 # just before and after the measured run; wrk_note is appended to the line.
 wrk_round() {
