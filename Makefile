@@ -29,7 +29,7 @@ BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 # work while packages land; once all three exist it builds all three.
 CMDS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))))
 
-.PHONY: build test run vet bench bench-edge bench-rolling bench-migrate bench-soak services-up services-down services-status clean distclean
+.PHONY: build test run vet bench bench-edge bench-nginx bench-overload bench-rolling bench-migrate bench-soak services-up services-down services-status clean distclean
 
 build:
 	@mkdir -p bin
@@ -56,6 +56,14 @@ bench:
 # The edge's overhead against plain Caddy reverse_proxy (bench/edge.sh; wrk).
 bench-edge: build
 	bench/edge.sh
+
+# The edge's proxy throughput against nginx proxy_pass (bench/edge-vs-nginx.sh; wrk, nginx).
+bench-nginx: build
+	bench/edge-vs-nginx.sh
+
+# The edge past its capacity, one noisy tenant, limits off then on (bench/overload.sh).
+bench-overload: build
+	bench/overload.sh
 
 # Several edges restarted one at a time under load: failed requests (bench/rolling.sh).
 bench-rolling: build

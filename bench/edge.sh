@@ -18,6 +18,8 @@
 # WARMUP (2s), ACCESS_LOG (discard; "stdout" sends logs to the void too).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
@@ -43,33 +45,17 @@ cleanup() {
 	for pid in "${pids[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
-	psql "${PG_SERVER}/postgres?sslmode=disable" -qc "DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)" >/dev/null 2>&1 || true
-	redis-cli -u "$REDIS_URL" --scan --pattern "${REDIS_KEY_PREFIX}*" 2>/dev/null | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
+	drop_bench_db "$PG_SERVER" "$DB_NAME"
+	drop_redis_prefix "$REDIS_URL" "$REDIS_KEY_PREFIX"
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-die() { echo "edge.sh: $*" >&2; exit 1; }
+die() { bench_die "$@"; }
 
-if ! command -v wrk >/dev/null; then
-	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-		echo "installing wrk…"
-		apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-	else
-		die "wrk is missing: install it (Debian: sudo apt-get install wrk)"
-	fi
-fi
-
-wait_port() { # port seconds
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
+need_apt wrk wrk
 
 echo "building bin/caddy and the bench helper…"
 go build -o bin/caddy ./cmd/caddy
@@ -106,27 +92,8 @@ done
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: nobody.localhost" "http://127.0.0.1:22080/")
 [[ $code == 404 ]] || die "gateway answered $code for an unknown host, want 404"
 
-# to_ms turns a wrk latency (123.45us, 1.23ms, 1.02s) into milliseconds.
-to_ms() {
-	awk -v v="$1" 'BEGIN {
-		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-		printf "%.3f", n }'
-}
-
-declare -A rps p99
-run() { # name round
-	local out
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "Host: $HOST" "http://127.0.0.1:${port[$1]}/" >/dev/null
-	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "http://127.0.0.1:${port[$1]}/")
-	if grep -q 'Non-2xx' <<<"$out"; then
-		echo "$out" >&2
-		die "$1: non-2xx answers during the run"
-	fi
-	rps[$1,$2]=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-	p99[$1,$2]=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-	printf '  round %d  %-8s %10.0f req/s   p99 %7.3f ms\n' "$2" "$1" "${rps[$1,$2]}" "${p99[$1,$2]}"
-}
+declare -A rps p99 reqs
+run() { wrk_round "$1" "$2" "${port[$1]}" "$HOST"; }
 
 echo "wrk: $CONNECTIONS connections, $THREADS threads, $DURATION per run (after ${WARMUP} warm-up), $ROUNDS rounds, Host $HOST"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -134,18 +101,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	for name in "${order[@]}"; do run "$name" "$r"; done
 done
 
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-column() { # array name → one value per round
-	local -n arr=$1
-	for ((r = 1; r <= ROUNDS; r++)); do echo "${arr[$2,$r]}"; done
-}
-# Ratios are taken per round (the two runs of a round are back to back), and
-# their median reported, so that load drifting between rounds (other work on
-# the machine) does not skew the comparison.
-ratios() { # array
-	local -n arr=$1
-	for ((r = 1; r <= ROUNDS; r++)); do awk -v g="${arr[gateway,$r]}" -v p="${arr[plain,$r]}" 'BEGIN {print g / p}'; done
-}
+column() { round_column "$@"; }
+ratios() { round_ratios "$1" gateway plain; }
 g_rps=$(column rps gateway | median)
 p_rps=$(column rps plain | median)
 g_p99=$(column p99 gateway | median)

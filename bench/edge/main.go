@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tenantgate/tenantgate/tenantstore"
+	"github.com/tenantgate/tenantgate/bench/internal/seed"
 )
 
 func main() {
@@ -36,7 +36,7 @@ func run(args []string) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return seed(ctx, args[1], args[2])
+		return seed.ActiveTenants(ctx, args[1], args[2])
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }
@@ -62,29 +62,6 @@ func upstream(addr string) error {
 	}()
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
-	}
-	return nil
-}
-
-func seed(ctx context.Context, databaseURL, sub string) error {
-	store, err := tenantstore.Open(ctx, databaseURL)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	t, err := store.GetBySubdomain(ctx, sub)
-	switch {
-	case errors.Is(err, tenantstore.ErrNotFound):
-		return store.Insert(ctx, &tenantstore.Tenant{
-			Name: "Bench " + sub, Subdomain: sub, AdminEmail: "bench@" + sub + ".test",
-			Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "bench_" + sub,
-		})
-	case err != nil:
-		return err
-	case t.Status != tenantstore.StatusActive:
-		cp := *t
-		cp.Status = tenantstore.StatusActive
-		return store.Update(ctx, &cp)
 	}
 	return nil
 }
