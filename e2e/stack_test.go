@@ -116,7 +116,7 @@ type stack struct {
 	httpPort   int
 	adminToken string
 	logDir     string
-	controlDB  string // the control plane's database URL
+	controlDB  string       // the control plane's database URL
 	client     *http.Client // dials caddy whatever the host name
 }
 
