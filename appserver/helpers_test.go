@@ -37,6 +37,8 @@ type fakeDirectory struct {
 	mu        sync.Mutex
 	tenants   map[string]*tenantstore.Tenant
 	locations map[string][]tenantstore.Location
+	logos     map[string]*tenantstore.Logo // by tenant id
+	logoLoads int                          // Logo calls
 }
 
 func (d *fakeDirectory) ResolveID(_ context.Context, id string) (*tenantstore.Tenant, error) {
@@ -53,6 +55,16 @@ func (d *fakeDirectory) ListLocations(_ context.Context, id string) ([]tenantsto
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]tenantstore.Location(nil), d.locations[id]...), nil
+}
+
+func (d *fakeDirectory) Logo(_ context.Context, id string) (*tenantstore.Logo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.logoLoads++
+	if l, ok := d.logos[id]; ok {
+		return l, nil
+	}
+	return nil, tenantstore.ErrNotFound
 }
 
 // put replaces a tenant (tenants handed out are never modified in place).
@@ -103,7 +115,8 @@ func newEnv(t testing.TB, pools tenantpool.Config) *env {
 	e := &env{
 		t:      t,
 		prefix: testenv.TenantPrefix(t),
-		dir:    &fakeDirectory{tenants: map[string]*tenantstore.Tenant{}, locations: map[string][]tenantstore.Location{}},
+		dir: &fakeDirectory{tenants: map[string]*tenantstore.Tenant{}, locations: map[string][]tenantstore.Location{},
+			logos: map[string]*tenantstore.Logo{}},
 		signer: signer,
 		key:    keys[0].Secret,
 	}
@@ -117,6 +130,7 @@ func newEnv(t testing.TB, pools tenantpool.Config) *env {
 		Verifier:   verifier,
 		Tenants:    e.dir,
 		Locations:  e.dir,
+		Logos:      e.dir,
 		DSN:        func(_ context.Context, t *tenantstore.Tenant) (string, error) { return t.Placement.URL, nil },
 		Pools:      pools,
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),

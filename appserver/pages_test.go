@@ -45,7 +45,7 @@ func TestPagesLogin(t *testing.T) {
 	if res.Status != http.StatusOK {
 		t.Fatalf("GET /login = %d, want 200", res.Status)
 	}
-	for _, want := range []string{`<label for="email">`, `<label for="password">`, `<div class="org">acme`} {
+	for _, want := range []string{`<label for="email">`, `<label for="password">`, `<div class="org"><span id="brand-name">acme</span>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("GET /login: page lacks %q", want)
 		}

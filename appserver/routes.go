@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tenantgate/tenantgate/appserver/brandlogo"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 )
 
@@ -38,6 +39,11 @@ func (s *Server) AppHandler() http.Handler {
 	// without one.
 	api.NotFoundHandler = s.requireTenant(s.serve(func(http.ResponseWriter, *http.Request) error { return httpapi.ErrNotFound }))
 	api.MethodNotAllowedHandler = s.requireTenant(s.serve(func(http.ResponseWriter, *http.Request) error { return httpapi.ErrMethodNotAllowed }))
+
+	// The tenant's logo, without a session (the login page shows it).
+	if s.logos != nil {
+		t.Handle(brandlogo.Path, s.logos).Methods(http.MethodGet, http.MethodHead)
+	}
 
 	// The sales room's HTML pages: /login, /, /customers, /products, /invoices.
 	s.sales.PageRoutes(t)

@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tenantgate/tenantgate/appserver/admin"
+	"github.com/tenantgate/tenantgate/appserver/brandlogo"
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
@@ -72,6 +73,9 @@ type Config struct {
 	// resolver.DatabaseURLs.URL, which reads the URL from the control plane
 	// by tenant id and keeps it in memory by id and version.
 	DSN func(ctx context.Context, t *tenantstore.Tenant) (string, error)
+	// Logos reads tenants' logos from the control plane for GET
+	// /branding/logo (*tenantstore.Store implements it); nil serves none.
+	Logos brandlogo.Source
 	// Pools configures the per-tenant pool manager.
 	Pools tenantpool.Config
 	// BaseDomain is BASE_DOMAIN: a token's host claim must be
@@ -117,6 +121,7 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *httpMetrics
 	sales    *sales.Server
+	logos    *brandlogo.Handler // nil without Config.Logos
 	now      func() time.Time
 }
 
@@ -172,8 +177,14 @@ func New(cfg Config) (*Server, error) {
 		s.pools.Close()
 		return nil, err
 	}
+	if cfg.Logos != nil {
+		if s.logos, err = brandlogo.New(cfg.Logos, 0, s.writeError); err != nil {
+			s.pools.Close()
+			return nil, err
+		}
+	}
 	if err := s.registerMetrics(); err != nil {
-		s.pools.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -190,8 +201,14 @@ func (s *Server) TenantChanged(c tenantstore.Change) {
 	}
 }
 
-// Close closes the tenant pools (those in use when their requests end).
-func (s *Server) Close() { s.pools.Close() }
+// Close closes the tenant pools (those in use when their requests end) and
+// the logo cache.
+func (s *Server) Close() {
+	s.pools.Close()
+	if s.logos != nil {
+		s.logos.Close()
+	}
+}
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -116,6 +116,7 @@ type stack struct {
 	httpPort   int
 	adminToken string
 	logDir     string
+	controlDB  string       // the control plane's database URL
 	client     *http.Client // dials caddy whatever the host name
 }
 
@@ -181,7 +182,7 @@ func startStack(t *testing.T, logDir string) *stack {
 	keyPrefix := testenv.KeyPrefix(t)
 
 	ports := testenv.FreePorts(t, 7)
-	s := &stack{t: t, httpPort: ports[0], adminToken: randomSecret(), logDir: logDir}
+	s := &stack{t: t, httpPort: ports[0], adminToken: randomSecret(), logDir: logDir, controlDB: controlDB}
 	s.client = &http.Client{
 		Timeout: 60 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -234,14 +235,34 @@ func (s *stack) url(host, path string) string {
 // adminAPI calls the admin API through caddy with the admin token.
 func (s *stack) adminAPI(method, path string, body any, want int) map[string]any {
 	s.t.Helper()
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
+	return s.adminRaw(method, path, "application/json", raw, want)
+}
+
+// adminRaw calls the admin API through caddy with the admin token and a
+// body of contentType (an upload).
+func (s *stack) adminRaw(method, path, contentType string, body []byte, want int) map[string]any {
+	s.t.Helper()
+	return s.call("admin", s.adminToken, method, path, contentType, body, want)
+}
+
+// call sends body of contentType to host's path through caddy with the
+// bearer token, fails the test unless the status is want, and decodes the
+// JSON answer.
+func (s *stack) call(host, token, method, path, contentType string, body []byte, want int) map[string]any {
+	s.t.Helper()
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
-	req, _ := http.NewRequest(method, s.url("admin", path), rd)
-	req.Header.Set("Authorization", "Bearer "+s.adminToken)
-	req.Header.Set("Content-Type", "application/json")
+	req, _ := http.NewRequest(method, s.url(host, path), rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", contentType)
 	res, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)

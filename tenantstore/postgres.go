@@ -30,7 +30,8 @@ const tenantColumns = `t.id, t.name, t.subdomain, t.admin_email, t.status, t.max
 	t.limit_rate, t.limit_burst, t.limit_max_in_flight, t.created_at, t.updated_at, t.version,
 	COALESCE((SELECT json_agg(json_build_object('hostname', d.hostname, 'verified', d.verified,
 		'verification_token', d.verification_token, 'created_at', d.created_at, 'verified_at', d.verified_at)
-		ORDER BY d.hostname) FROM tenant_domains d WHERE d.tenant_id = t.id), '[]')`
+		ORDER BY d.hostname) FROM tenant_domains d WHERE d.tenant_id = t.id), '[]'),
+	t.display_name, t.primary_color, t.logo_sha256, t.logo_content_type`
 
 func scanTenant(row pgx.Row) (*Tenant, error) {
 	var t Tenant
@@ -38,7 +39,8 @@ func scanTenant(row pgx.Row) (*Tenant, error) {
 	p := &t.Placement
 	err := row.Scan(&t.ID, &t.Name, &t.Subdomain, &t.AdminEmail, &t.Status, &t.MaxUsers, &t.MultiLocation,
 		&t.DatabaseName, &t.DatabaseServer, &t.DatabaseOwned, &p.URL, &p.Host, &p.Port, &p.User, &p.PasswordEnv, &p.RoleName, &p.RolePassword,
-		&t.Limits.RatePerSecond, &t.Limits.Burst, &t.Limits.MaxInFlight, &t.CreatedAt, &t.UpdatedAt, &t.Version, &domains)
+		&t.Limits.RatePerSecond, &t.Limits.Burst, &t.Limits.MaxInFlight, &t.CreatedAt, &t.UpdatedAt, &t.Version, &domains,
+		&t.Branding.DisplayName, &t.Branding.PrimaryColor, &t.Branding.LogoSHA256, &t.Branding.LogoType)
 	if err != nil {
 		return nil, translate(err)
 	}

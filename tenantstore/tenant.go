@@ -61,6 +61,9 @@ type Tenant struct {
 	CreatedAt time.Time    `json:"created_at"`
 	UpdatedAt time.Time    `json:"updated_at"`
 	Version   int64        `json:"version"`
+	// Branding is what the tenant's pages show: display name, colour and
+	// the logo's hash (never its bytes; see Store.Logo).
+	Branding Branding `json:"branding"`
 }
 
 // Placement says where a tenant's database lives. With every field empty the

@@ -43,6 +43,7 @@ func (a *Server) dashboardRoutes(r *mux.Router) {
 	r.Handle("/tenants", a.form(a.createSubmit)).Methods(http.MethodPost)
 	r.Handle("/tenants/{subdomain}/status", a.form(a.statusSubmit)).Methods(http.MethodPost)
 	a.tenantPageRoutes(r)
+	a.brandingPageRoutes(r)
 }
 
 // The dashboard session is stateless, so any appserver instance accepts it:
@@ -128,13 +129,19 @@ func (a *Server) dashboard(fn dashboardFunc) http.Handler {
 // form guards a dashboard form post: same-origin (CrossOriginProtection), a
 // valid session, and the session's CSRF token.
 func (a *Server) form(fn dashboardFunc) http.Handler {
+	return a.formParsedBy(webpage.ParseForm, fn)
+}
+
+// formParsedBy is form with another parser of the posted body (a
+// multipart upload); parse must fill r.PostForm.
+func (a *Server) formParsedBy(parse func(http.ResponseWriter, *http.Request) error, fn dashboardFunc) http.Handler {
 	return a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := a.session(r)
 		if s == "" {
 			webpage.SeeOther(w, r, "/")
 			return
 		}
-		if err := webpage.ParseForm(w, r); err != nil {
+		if err := parse(w, r); err != nil {
 			a.pageError(w, r, err)
 			return
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
+	"github.com/tenantgate/tenantgate/internal/logo"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -83,6 +84,12 @@ func ErrorFor(err error) (apiErr *Error, internal bool) {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "control_plane_unavailable", Message: "tenant directory unavailable; try again shortly"}, false
 	case errors.Is(err, tenantstore.ErrNotFound):
 		return ErrNotFound, false
+	case errors.Is(err, logo.ErrTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "logo_too_large", Field: "logo", Message: err.Error()}, false
+	case errors.Is(err, logo.ErrUnsupported):
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Field: "logo", Message: err.Error()}, false
+	case errors.Is(err, logo.ErrEmpty):
+		return InvalidField("logo", err.Error()), false
 	case errors.Is(err, tenantstore.ErrConflict):
 		return Conflict("conflict", "", err.Error()), false
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
@@ -54,20 +55,32 @@ var pageFuncs = template.FuncMap{
 }
 
 // MustParse parses dir of fsys: layout.html plus every other *.html as a
-// page named after its file without the extension. It panics on an error:
-// the templates are embedded, so an error is a bug caught by any test.
+// page named after its file without the extension. A file that defines no
+// "content" template is a part, not a page: its templates (e.g. a
+// section {{define "tenant_branding"}}) join the layout, so every page may
+// use them. It panics on an error: the templates are embedded, so an error
+// is a bug caught by any test.
 func MustParse(fsys fs.FS, dir string) Set {
 	layout := template.Must(template.New("layout.html").Funcs(pageFuncs).ParseFS(fsys, dir+"/layout.html"))
 	files, err := fs.Glob(fsys, dir+"/*.html")
 	if err != nil {
 		panic(err)
 	}
-	set := Set{}
+	var pages []string
 	for _, f := range files {
-		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
+		if path.Base(f) == "layout.html" {
 			continue
 		}
+		probe := template.Must(template.New(path.Base(f)).Funcs(pageFuncs).ParseFS(fsys, f))
+		if probe.Lookup("content") != nil {
+			pages = append(pages, f)
+			continue
+		}
+		template.Must(layout.ParseFS(fsys, f))
+	}
+	set := Set{}
+	for _, f := range pages {
+		name := strings.TrimSuffix(path.Base(f), ".html")
 		set[name] = template.Must(template.Must(layout.Clone()).ParseFS(fsys, f))
 	}
 	return set
@@ -89,6 +102,9 @@ type Data struct {
 	// Currency is the tenant's currency (ISO 4217), shown in the header of
 	// tenant pages; "" elsewhere.
 	Currency string
+	// BrandCSS sets the tenant's colour (--brand, --brand-ink); Render
+	// fills it from Tenant's branding and allows it in the CSP by hash.
+	BrandCSS template.CSS
 }
 
 // FieldError records err beside its field when it names one and is the
@@ -142,6 +158,13 @@ func choiceOf(d *Data, name, label string, options []Option, blank bool) selectV
 // so a template error never leaves half a page.
 func Render(w http.ResponseWriter, r *http.Request, log *slog.Logger, set Set, status int, name string, d *Data) {
 	d.CSS = stylesheet
+	csp := styleCSP
+	if d.Tenant != nil {
+		var src string
+		if d.BrandCSS, src = brandStyle(d.Tenant.Branding.PrimaryColor); src != "" {
+			csp = strings.Replace(csp, "style-src ", "style-src "+src+" ", 1)
+		}
+	}
 	var buf bytes.Buffer
 	if err := set[name].Execute(&buf, d); err != nil {
 		reqctx.Logger(r.Context(), log).ErrorContext(r.Context(), "rendering page", slog.String("page", name), slog.String("error", err.Error()))
@@ -151,7 +174,7 @@ func Render(w http.ResponseWriter, r *http.Request, log *slog.Logger, set Set, s
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", styleCSP)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	// Same-origin referrers are kept: a form post without Origin is checked
@@ -161,6 +184,28 @@ func Render(w http.ResponseWriter, r *http.Request, log *slog.Logger, set Set, s
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
 	}
+}
+
+// brandStyle returns the style sheet that sets a tenant's primary colour
+// as --brand (with --brand-ink, black or white, whichever reads on it) and
+// the CSP source allowing it, or nothing when the colour is not exactly
+// #rrggbb: the value is checked again here, so nothing but a colour ever
+// reaches the style element.
+func brandStyle(color string) (template.CSS, string) {
+	c, err := tenantstore.NormalizeColor(color)
+	if err != nil || c == "" {
+		return "", ""
+	}
+	r, _ := strconv.ParseUint(c[1:3], 16, 8)
+	g, _ := strconv.ParseUint(c[3:5], 16, 8)
+	b, _ := strconv.ParseUint(c[5:7], 16, 8)
+	ink := "#ffffff"
+	if (r*299+g*587+b*114)/1000 >= 150 { // perceived brightness (W3C): light background, dark text
+		ink = "#1d2433"
+	}
+	css := ":root{--brand:" + c + ";--brand-ink:" + ink + "}"
+	sum := sha256.Sum256([]byte(css))
+	return template.CSS(css), "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }
 
 // SeeOther redirects after a form post (post/redirect/get).

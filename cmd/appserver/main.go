@@ -166,6 +166,7 @@ func run() error {
 		Verifier:  verifier,
 		Tenants:   res,
 		Locations: store,
+		Logos:     store,
 		DSN:       dbURLs.URL,
 		Pools: tenantpool.Config{
 			MaxPools:    cfg.MaxTenantPools,

@@ -41,6 +41,11 @@ func TestTenantCodecKeepsEveryFieldButSecrets(t *testing.T) {
 			t.Placement = tenantstore.Placement{Host: "db2", Port: 6432, User: "app", PasswordEnv: "DB2_PASSWORD", RoleName: "r", RolePassword: "role-secret-2"}
 			return t
 		}()},
+		{"branding", func() *tenantstore.Tenant {
+			t := newTenant("hooli")
+			t.Branding = tenantstore.Branding{DisplayName: "Hooli ✓", PrimaryColor: "#12ab34", LogoSHA256: strings.Repeat("ab", 32), LogoType: "image/svg+xml"}
+			return t
+		}()},
 	}
 	now := time.Now()
 	for _, tt := range tests {

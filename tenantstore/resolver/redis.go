@@ -50,6 +50,9 @@ type wireTenant struct {
 	CreatedAt time.Time                 `json:"created"`
 	UpdatedAt time.Time                 `json:"updated"`
 	Version   int64                     `json:"version,omitempty"`
+	// Branding is added without a new wireVersion: an entry written
+	// before it existed decodes with no branding until it expires.
+	Branding *tenantstore.Branding `json:"brand,omitempty"`
 }
 
 // tombstonePrefix starts the payload Notify leaves in place of a changed
@@ -103,6 +106,7 @@ func encodeTenant(t *tenantstore.Tenant, exp time.Time) ([]byte, error) {
 		Status: t.Status, MaxUsers: t.MaxUsers, MultiLocation: t.MultiLocation, DatabaseName: t.DatabaseName,
 		Host: p.Host, Port: p.Port, User: p.User, PasswordEnv: p.PasswordEnv, RoleName: p.RoleName,
 		Domains: t.Domains, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version, Limits: limits,
+		Branding: brandingOf(t),
 	})
 }
 
@@ -145,7 +149,24 @@ func decodeTenant(b []byte, now time.Time) (*tenantstore.Tenant, error) {
 			Host: w.Host, Port: w.Port, User: w.User, PasswordEnv: w.PasswordEnv, RoleName: w.RoleName,
 		},
 		Domains: w.Domains, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version,
+		Branding: derefBranding(w.Branding),
 	}, nil
+}
+
+// brandingOf is t's branding for the wire, nil when it has none.
+func brandingOf(t *tenantstore.Tenant) *tenantstore.Branding {
+	if t.Branding == (tenantstore.Branding{}) {
+		return nil
+	}
+	b := t.Branding
+	return &b
+}
+
+func derefBranding(b *tenantstore.Branding) tenantstore.Branding {
+	if b == nil {
+		return tenantstore.Branding{}
+	}
+	return *b
 }
 
 // withoutSecrets returns t, or a copy of it without the secrets a Redis
