@@ -126,4 +126,3 @@ func TestBrandingRoundTrip(t *testing.T) {
 		t.Errorf("Store.Logo(not-a-uuid) = %v, want ErrNotFound", err)
 	}
 }
-
