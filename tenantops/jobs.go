@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantgate/tenantgate/internal/actor"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -176,9 +177,12 @@ func (j *Jobs) Start(ctx context.Context, kind, tenant string, run RunFunc) (Job
 		j.wg.Done()
 		return Job{}, err
 	}
+	// The job outlives the request but keeps its actor, so the changes it
+	// makes are audited as the caller's.
+	jctx := actor.NewContext(j.ctx, actor.FromContext(ctx))
 	go func() {
 		defer j.wg.Done()
-		_, _ = j.execute(j.ctx, job.ID, run)
+		_, _ = j.execute(jctx, job.ID, run)
 	}()
 	return job, nil
 }
@@ -231,6 +235,11 @@ func (j *Jobs) insert(ctx context.Context, kind, tenant string) (Job, error) {
 		if errors.As(err, &pe) && pe.Code == "23505" {
 			return Job{}, fmt.Errorf("starting %s job for tenant %q: %w", kind, tenant, ErrJobRunning)
 		}
+		return Job{}, fmt.Errorf("starting %s job for tenant %q: %w", kind, tenant, err)
+	}
+	// The job is the request (backup, move, restore…); its effect on the
+	// tenant is audited again when it switches the tenant's database.
+	if err := tenantstore.AuditWith(ctx, j.pool, "job."+kind, &tenantstore.Tenant{Subdomain: tenant}, nil, job); err != nil {
 		return Job{}, fmt.Errorf("starting %s job for tenant %q: %w", kind, tenant, err)
 	}
 	return job, nil
