@@ -24,6 +24,7 @@ import (
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
+	"github.com/tenantgate/tenantgate/internal/actor"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -208,12 +209,14 @@ func bearer(r *http.Request) string {
 // bearer token.
 func (a *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.validToken(bearer(r)) {
+		tok := bearer(r)
+		if !a.validToken(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tenantgate-admin"`)
 			a.writeError(w, r, errAdminUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r)
+		who := actor.Actor{Kind: actor.AdminToken, ID: actor.TokenID(tok), IP: a.peers.ClientIP(r)}
+		next.ServeHTTP(w, r.WithContext(actor.NewContext(r.Context(), who)))
 	})
 }
 

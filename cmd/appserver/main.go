@@ -98,6 +98,9 @@ func run() error {
 	// Writes made through this process (the admin API) invalidate caches
 	// everywhere, this process included.
 	store.SetNotifier(res)
+	store.SetAuditErrorHandler(func(action string, err error) {
+		log.Error("a change was made but its audit row could not be written", slog.String("action", action), slog.String("error", err.Error()))
+	})
 
 	// The admin API goes through the same service layer as tenantctl.
 	dsn := tenantstore.DSNConfig{Template: cfg.TenantTemplate, Getenv: os.Getenv}
