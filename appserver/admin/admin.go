@@ -80,6 +80,12 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// BaseDomain is BASE_DOMAIN: impersonation links point at
+	// https://<subdomain>.<BaseDomain>/impersonate/…; "localhost" when "".
+	BaseDomain string
+	// TenantOrigin, when set, replaces that scheme and host (a development
+	// edge on another port, tests).
+	TenantOrigin func(subdomain string) string
 }
 
 // Server serves the admin API, its OpenAPI document and the dashboard on
@@ -168,6 +174,7 @@ func (a *Server) Routes(r *mux.Router) {
 	a.opsRoutes(api)
 	a.serverRoutes(api)
 	a.auditRoutes(api)
+	a.impersonateRoutes(api)
 	// Unknown /api paths answer 401 before 404, so nothing is learnt
 	// without a token.
 	api.NotFoundHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -47,6 +47,8 @@ type User struct {
 	Role      string    `json:"role"`
 	Active    bool      `json:"active"`
 	CreatedAt time.Time `json:"created_at"`
+	// Support is set when the session was opened by an impersonation link.
+	Support *SupportSession `json:"support_session,omitempty"`
 }
 
 // IsAdmin reports whether u administers the tenant.
@@ -198,17 +200,19 @@ func (s *Server) sessionUser(r *http.Request) (*User, error) {
 		return nil, err
 	}
 	var u User
+	var expires time.Time
 	err = db.QueryRow(r.Context(), `
-		SELECT u.id::text, u.email, u.name, u.role, u.active, u.created_at
+		SELECT u.id::text, u.email, u.name, u.role, u.active, u.created_at, s.expires_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active`, hashToken(token)).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt)
+		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errUnauthenticated
 	}
 	if err != nil {
 		return nil, err
 	}
+	u.Support = supportSession(token, expires)
 	return &u, nil
 }
 

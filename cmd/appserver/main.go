@@ -150,7 +150,7 @@ func run() error {
 	metrics := appserver.MetricsHandler(registry)
 
 	adm, err := admin.New(admin.Config{
-		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log, Metrics: metrics,
+		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log, Metrics: metrics, BaseDomain: cfg.BaseDomain,
 		LoginLimiter: limiter, TrustedProxies: cfg.TrustedProxies,
 		Ops: &admin.Ops{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
 	})
@@ -164,6 +164,8 @@ func run() error {
 		Tenants:   res,
 		Locations: store,
 		DSN:       dbURLs.URL,
+		// Impersonation links issued by the admin API are used here.
+		Impersonations: store,
 		Pools: tenantpool.Config{
 			MaxPools:    cfg.MaxTenantPools,
 			MaxConns:    cfg.PoolMaxConns,
