@@ -124,6 +124,9 @@ func (s *Store) ConsumeImpersonation(ctx context.Context, t *Tenant, token strin
 	audited := t
 	if reason == "wrong_tenant" {
 		audited = &Tenant{ID: tenantID} // the link's tenant; the host's is in after
+		if lt, err := s.Get(ctx, tenantID); err == nil {
+			audited = lt
+		}
 	}
 	if err := s.Audit(actx, ActionImpersonateRefuse, audited, nil, map[string]any{"email": email, "reason": reason, "host_tenant": t.Subdomain}); err != nil {
 		return "", err
