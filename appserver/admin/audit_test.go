@@ -72,14 +72,8 @@ func TestAuditTrail(t *testing.T) {
 	e.must(http.StatusNoContent, e.api(http.MethodDelete, "/api/tenants/globex?drop_database=true", nil), "delete globex")
 
 	// The dashboard: log in, suspend acme through its form.
-	rec := e.browse(http.MethodPost, "/login", url.Values{"token": {testAdminToken}}, "", nil)
-	var session string
-	for _, c := range rec.Result().Cookies() {
-		if c.Name == Cookie {
-			session = c.Value
-		}
-	}
-	if rec := e.browse(http.MethodPost, "/tenants/acme/status", url.Values{"status": {"suspended"}, "confirm": {"yes"}, "csrf": {csrfToken(session)}}, session, nil); rec.Code != http.StatusSeeOther {
+	session, csrf := e.login()
+	if rec := e.browse(http.MethodPost, "/tenants/acme/status", url.Values{"status": {"suspended"}, "confirm": {"yes"}, "csrf": {csrf}}, session, nil); rec.Code != http.StatusSeeOther {
 		t.Fatalf("dashboard suspend = %d %s", rec.Code, rec.Body)
 	}
 
@@ -170,4 +164,49 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("GET /api/audit without a token = %d, want 401", rec.Code)
 		}
 	})
+}
+
+// TestAuditDashboard: the audit page and the tenant page's audit section
+// show the changes; the tenant page's impersonate form gives a link once,
+// names the field of a bad e-mail, and is audited as the dashboard.
+func TestAuditDashboard(t *testing.T) {
+	e := newAdminEnv(t)
+	e.must(http.StatusCreated, e.api(http.MethodPost, "/api/tenants", map[string]any{"name": "Acme", "subdomain": "acme",
+		"admin_email": "boss@acme.example.com", "admin_password": "acme-admin-pw-dash"}), "create acme")
+	session, csrf := e.login()
+
+	page := e.browse(http.MethodGet, "/tenants/acme", nil, session, nil).Body.String()
+	for _, want := range []string{`id="audit"`, "tenant.create", "admin-token", actor.TokenID(testAdminToken), `action="/tenants/acme/impersonate"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("tenant page lacks %q", want)
+		}
+	}
+	rec := e.browse(http.MethodPost, "/tenants/acme/impersonate", url.Values{"email": {"nobody@acme.example.com"}, "csrf": {csrf}}, session, nil)
+	if rec.Code != http.StatusBadRequest || fieldErrorOf(rec.Body.String(), "email") == "" {
+		t.Errorf("impersonate an unknown user = %d, want 400 with the error beside the e-mail", rec.Code)
+	}
+	rec = e.browse(http.MethodPost, "/tenants/acme/impersonate", url.Values{"email": {"boss@acme.example.com"}}, session, nil)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("impersonate without the CSRF token = %d, want 403", rec.Code)
+	}
+	rec = e.browse(http.MethodPost, "/tenants/acme/impersonate", url.Values{"email": {"boss@acme.example.com"}, "csrf": {csrf}}, session, nil)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="impersonation-url" href="https://acme.localhost/impersonate/`) ||
+		rec.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("impersonate form = %d (Cache-Control %q), want the link to acme's host, not cached; %.400s", rec.Code, rec.Header().Get("Cache-Control"), rec.Body)
+	}
+
+	audit := e.browse(http.MethodGet, "/audit?tenant=acme", nil, session, nil)
+	body := audit.Body.String()
+	if audit.Code != http.StatusOK || !strings.Contains(body, "impersonate.issue") || !strings.Contains(body, "dashboard") || !strings.Contains(body, "tenant.create") {
+		t.Errorf("GET /audit?tenant=acme = %d, want the create and the dashboard's impersonation; %.500s", audit.Code, body)
+	}
+	if strings.Contains(body, "acme-admin-pw-dash") {
+		t.Errorf("the audit page shows the admin password")
+	}
+	if rec := e.browse(http.MethodGet, "/audit?limit=9999", nil, session, nil); rec.Code != http.StatusBadRequest {
+		t.Errorf("GET /audit?limit=9999 = %d, want 400", rec.Code)
+	}
+	if rec := e.browse(http.MethodGet, "/audit", nil, "", nil); strings.Contains(rec.Body.String(), "tenant.create") {
+		t.Errorf("GET /audit without a session shows the trail")
+	}
 }

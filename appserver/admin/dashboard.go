@@ -34,7 +34,8 @@ const (
 )
 
 // adminPages are the dashboard's templates (web/admin).
-var adminPages = webpage.MustParse(web, "web")
+// The tenant page's sections are its web/tenant_*.html files.
+var adminPages = webpage.WithSections(webpage.MustParse(web, "web"), web, "web", "tenant")
 
 func (a *Server) dashboardRoutes(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}
@@ -44,6 +45,7 @@ func (a *Server) dashboardRoutes(r *mux.Router) {
 	r.Handle("/tenants", a.form(a.createSubmit)).Methods(http.MethodPost)
 	r.Handle("/tenants/{subdomain}/status", a.form(a.statusSubmit)).Methods(http.MethodPost)
 	a.tenantPageRoutes(r)
+	a.auditPageRoutes(r)
 }
 
 // The dashboard session is stateless, so any appserver instance accepts it:
