@@ -228,18 +228,22 @@ func (j *Jobs) insert(ctx context.Context, kind, tenant string) (Job, error) {
 		return Job{}, fmt.Errorf("starting %s job for tenant %q: %w", kind, tenant, err)
 	}
 	job := Job{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Status: JobRunning}
-	err := j.pool.QueryRow(ctx, `INSERT INTO jobs (id, kind, tenant, status) VALUES ($1, $2, $3, 'running')
-		RETURNING created_at`, job.ID, kind, tenant).Scan(&job.CreatedAt)
+	// The job row and its audit row commit together: a job nobody audited
+	// never starts, and an audit row never names a job that was refused.
+	err := pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO jobs (id, kind, tenant, status) VALUES ($1, $2, $3, 'running')
+			RETURNING created_at`, job.ID, kind, tenant).Scan(&job.CreatedAt); err != nil {
+			return err
+		}
+		// The job is the request (backup, move, restore…); its effect on
+		// the tenant is audited again when it switches the tenant's database.
+		return tenantstore.AuditWith(ctx, tx, "job."+kind, &tenantstore.Tenant{Subdomain: tenant}, nil, job)
+	})
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
 			return Job{}, fmt.Errorf("starting %s job for tenant %q: %w", kind, tenant, ErrJobRunning)
 		}
-		return Job{}, fmt.Errorf("starting %s job for tenant %q: %w", kind, tenant, err)
-	}
-	// The job is the request (backup, move, restore…); its effect on the
-	// tenant is audited again when it switches the tenant's database.
-	if err := tenantstore.AuditWith(ctx, j.pool, "job."+kind, &tenantstore.Tenant{Subdomain: tenant}, nil, job); err != nil {
 		return Job{}, fmt.Errorf("starting %s job for tenant %q: %w", kind, tenant, err)
 	}
 	return job, nil

@@ -29,6 +29,7 @@ const (
 	ActionServerAdd         = "server.add"
 	ActionServerUpdate      = "server.update"
 	ActionMigrateRun        = "migrate.run"
+	ActionTenantMigrate     = "tenant.migrate"
 	ActionImpersonateIssue  = "impersonate.issue"
 	ActionImpersonateUse    = "impersonate.use"
 	ActionImpersonateRefuse = "impersonate.refused"
