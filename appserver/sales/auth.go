@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
@@ -109,31 +110,47 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return s.loginFailed(r, ip)
 	}
 	s.limiter.Succeeded(ctx, keys...)
+	expires := s.now().Add(s.cfg.SessionLifetime)
+	token, err := s.openSession(w, r, db, u.ID, "", expires, true)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires.UTC(), "user": u})
+	return nil
+}
+
+// openSession stores a new session of user userID until expires, its token
+// prefix followed by 32 random bytes, and sets its host-only cookie: with
+// persistent the cookie lasts as long, otherwise the browser drops it when
+// it closes. It returns the token.
+func (s *Server) openSession(w http.ResponseWriter, r *http.Request, db *pgxpool.Pool, userID, prefix string, expires time.Time, persistent bool) (string, error) {
+	ctx := r.Context()
 	var raw [sessionTokenBytes]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return err
+		return "", err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw[:])
-	expires := s.now().Add(s.cfg.SessionLifetime)
-	if _, err := db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`, hashToken(token), u.ID, expires); err != nil {
-		return err
+	token := prefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	if _, err := db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`, hashToken(token), userID, expires); err != nil {
+		return "", err
 	}
 	// Housekeeping: this user's expired sessions go now.
-	if _, err := db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, u.ID); err != nil {
-		return err
+	if _, err := db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, userID); err != nil {
+		return "", err
 	}
-	http.SetCookie(w, &http.Cookie{
+	c := &http.Cookie{
 		Name:     s.sessionCookie(r),
 		Value:    token,
 		Path:     "/",
-		Expires:  expires,
 		HttpOnly: true,
 		Secure:   true,
 		SameSite: http.SameSiteLaxMode,
 		// No Domain: a host-only cookie never reaches another tenant.
-	})
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires.UTC(), "user": u})
-	return nil
+	}
+	if persistent {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+	return token, nil
 }
 
 var errInvalidCredentials = &httpapi.Error{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "wrong e-mail or password"}

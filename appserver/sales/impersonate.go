@@ -2,8 +2,6 @@ package sales
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -101,19 +99,12 @@ func (s *Server) impersonateSubmit(w http.ResponseWriter, r *http.Request, d *we
 	if err != nil {
 		return err
 	}
-	var raw [sessionTokenBytes]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return err
-	}
-	session := supportTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	expires := s.now().Add(s.cfg.SupportSessionLifetime)
-	if _, err := db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`, hashToken(session), userID, expires); err != nil {
+	// Not persistent: the browser forgets it when it closes ("no
+	// remember"), and the server ends it at expires whatever the browser does.
+	if _, err := s.openSession(w, r, db, userID, supportTokenPrefix, s.now().Add(s.cfg.SupportSessionLifetime), false); err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "support session opened", slog.String("ip", ip), slog.String("user_id", userID))
-	// No Expires: the browser forgets it when it closes ("no remember"),
-	// and the server ends it at expires whatever the browser does.
-	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(r), Value: session, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	webpage.SeeOther(w, r, "/")
 	return nil
 }
