@@ -1,26 +1,16 @@
 package appserver
 
 import (
-	"bytes"
 	"context"
-	"encoding/hex"
-	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/crypto/bcrypt"
 
-	"github.com/tenantgate/tenantgate/appserver/admin"
-	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/internal/testenv"
 	"github.com/tenantgate/tenantgate/tenantstore"
-	"github.com/tenantgate/tenantgate/tenantstore/resolver"
 )
 
 // TestAdminExplicitPrivilegedURLGetsOwnRole is the hole issue 11 item 1 left
@@ -31,71 +21,9 @@ import (
 // to a privileged URL is refused (use move); delete --drop-database drops
 // the database and the role.
 func TestAdminExplicitPrivilegedURLGetsOwnRole(t *testing.T) {
-	testenv.Integration(t)
 	ctx := context.Background()
-	controlURL := testenv.NewDatabase(t)
-	store, err := tenantstore.Open(ctx, controlURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	tmpl, err := tenantstore.DefaultTemplate(testenv.PostgresURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }}
-	prefix := testenv.TenantPrefix(t)
-	mgr, err := tenantstore.NewManager(tenantstore.ManagerConfig{Store: store, DSN: dsn, DatabasePrefix: prefix,
-		BaseDomain: "localhost", BcryptCost: bcrypt.MinCost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mgr.Close)
-	keyPrefix := testenv.KeyPrefix(t)
-	res, err := resolver.New(resolver.Config{BaseDomain: "localhost", KeyPrefix: keyPrefix, MACKeys: testenv.EntryKeys()}, store, testenv.Redis(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = res.Close() })
-	store.SetNotifier(res)
-	runCtx, stop := context.WithCancel(ctx)
-	t.Cleanup(stop)
-	res.Start(runCtx)
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	adminToken := "tga_" + hex.EncodeToString(randomBytes(24))
-	adm, err := admin.New(admin.Config{Manager: mgr, Tokens: []string{adminToken}, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(adm.Close)
-	keys := []tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}
-	signer, _ := tenanttoken.NewSigner(keys)
-	verifier, _ := tenanttoken.NewVerifier(keys)
-	srv, err := New(Config{Verifier: verifier, Tenants: res, Locations: store, DSN: controlPlaneDSN(t, store, dsn.URL),
-		Admin: adm, Logger: logger, BcryptCost: bcrypt.MinCost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	res.OnChange(srv.TenantChanged)
-	app := &env{t: t, signer: signer, srv: srv, handler: srv.AppHandler()}
-	adminHandler := srv.AdminHandler()
-	api := func(method, path string, body any) response {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			raw, _ := json.Marshal(body)
-			rd = bytes.NewReader(raw)
-		}
-		req := httptest.NewRequest(method, path, rd)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		rec := httptest.NewRecorder()
-		adminHandler.ServeHTTP(rec, req)
-		res := response{Status: rec.Code, Raw: rec.Body.Bytes()}
-		_ = json.Unmarshal(res.Raw, &res.Body)
-		return res
-	}
-
+	stack := newControlStack(t, nil)
+	store, controlURL, prefix, keyPrefix, app, api := stack.store, stack.controlURL, stack.prefix, stack.keyPrefix, stack.app, stack.api
 	created := api(http.MethodPost, "/api/tenants", map[string]any{"name": "Globex", "subdomain": "globex", "admin_email": "boss@globex.example.com"})
 	if created.Status != http.StatusCreated {
 		t.Fatalf("create globex = %d %s", created.Status, created.Raw)

@@ -78,6 +78,9 @@ type Config struct {
 	Logos brandlogo.Source
 	// Pools configures the per-tenant pool manager.
 	Pools tenantpool.Config
+	// Impersonations consumes the admin API's impersonation links on the
+	// tenant's host (*tenantstore.Store); nil disables them.
+	Impersonations sales.Impersonations
 	// BaseDomain is BASE_DOMAIN: a token's host claim must be
 	// <subdomain>.<BaseDomain> or a verified custom domain of its tenant.
 	// DefaultBaseDomain when empty.
@@ -172,6 +175,7 @@ func New(cfg Config) (*Server, error) {
 	s.sales, err = sales.New(sales.Config{
 		DB: s.tenantDB, Locations: cfg.Locations, Logger: s.log, BcryptCost: cfg.BcryptCost,
 		SessionLifetime: cfg.SessionLifetime, LoginLimiter: cfg.LoginLimiter, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now,
+		Impersonations: cfg.Impersonations,
 	})
 	if err != nil {
 		s.pools.Close()

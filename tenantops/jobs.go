@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantgate/tenantgate/internal/actor"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -176,9 +177,12 @@ func (j *Jobs) Start(ctx context.Context, kind, tenant string, run RunFunc) (Job
 		j.wg.Done()
 		return Job{}, err
 	}
+	// The job outlives the request but keeps its actor, so the changes it
+	// makes are audited as the caller's.
+	jctx := actor.NewContext(j.ctx, actor.FromContext(ctx))
 	go func() {
 		defer j.wg.Done()
-		_, _ = j.execute(j.ctx, job.ID, run)
+		_, _ = j.execute(jctx, job.ID, run)
 	}()
 	return job, nil
 }
@@ -224,8 +228,17 @@ func (j *Jobs) insert(ctx context.Context, kind, tenant string) (Job, error) {
 		return Job{}, fmt.Errorf("starting %s job for tenant %q: %w", kind, tenant, err)
 	}
 	job := Job{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Status: JobRunning}
-	err := j.pool.QueryRow(ctx, `INSERT INTO jobs (id, kind, tenant, status) VALUES ($1, $2, $3, 'running')
-		RETURNING created_at`, job.ID, kind, tenant).Scan(&job.CreatedAt)
+	// The job row and its audit row commit together: a job nobody audited
+	// never starts, and an audit row never names a job that was refused.
+	err := pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO jobs (id, kind, tenant, status) VALUES ($1, $2, $3, 'running')
+			RETURNING created_at`, job.ID, kind, tenant).Scan(&job.CreatedAt); err != nil {
+			return err
+		}
+		// The job is the request (backup, move, restore…); its effect on
+		// the tenant is audited again when it switches the tenant's database.
+		return tenantstore.AuditWith(ctx, tx, "job."+kind, &tenantstore.Tenant{Subdomain: tenant}, nil, job)
+	})
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {

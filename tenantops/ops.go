@@ -46,6 +46,12 @@ type TenantStore interface {
 	Update(ctx context.Context, t *tenantstore.Tenant) error
 }
 
+// auditor records a committed change in the audit trail; *tenantstore.Store
+// implements it, a TenantStore that does not audits nothing.
+type auditor interface {
+	AuditCommitted(ctx context.Context, action string, t *tenantstore.Tenant, before, after any)
+}
+
 // ServerDirectory finds the registered database servers;
 // *tenantstore.Store implements it.
 type ServerDirectory interface {
@@ -208,8 +214,12 @@ func (o *Ops) switchTenant(ctx context.Context, before *tenantstore.Tenant, chan
 			return nil, fmt.Errorf("switching tenant %q: %w", before.Subdomain,
 				&tenantstore.ConflictError{Field: "database", Message: "was changed by someone else during the operation"})
 		}
+		old := *t
 		change(t)
 		err = o.cfg.Store.Update(ctx, t)
+		if a, ok := o.cfg.Store.(auditor); ok && err == nil {
+			a.AuditCommitted(ctx, "tenant.switch_database", t, &old, t)
+		}
 		if errors.Is(err, tenantstore.ErrStaleVersion) && attempt < maxSwitchRetries {
 			continue
 		}

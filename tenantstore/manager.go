@@ -220,6 +220,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, strin
 	if err := m.prov.create(ctx, t, operator, req.AdminPassword, req.AdoptExisting); err != nil {
 		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
 	}
+	m.store.AuditCommitted(ctx, ActionTenantCreate, t, nil, t)
 	return t, generated, nil
 }
 
@@ -387,6 +388,7 @@ func (m *Manager) Update(ctx context.Context, sub string, p Patch) (*Tenant, err
 		if t.Status == StatusProvisioning {
 			return nil, fmt.Errorf("updating tenant %q: %w", sub, &ConflictError{Field: "status", Message: "is provisioning; wait for the create to finish"})
 		}
+		before := *t
 		oldSub, oldServer, oldName, oldKind := t.Subdomain, m.serverOf(t), t.DatabaseName, t.Placement.Kind()
 		if err := m.applyPatch(t, p); err != nil {
 			return nil, err
@@ -413,6 +415,7 @@ func (m *Manager) Update(ctx context.Context, sub string, p Patch) (*Tenant, err
 		if err != nil {
 			return nil, err
 		}
+		m.store.AuditCommitted(ctx, ActionTenantUpdate, t, &before, t)
 		return t, nil
 	}
 }
@@ -540,6 +543,7 @@ func (m *Manager) Delete(ctx context.Context, sub string, opts DeleteOptions) (*
 	if err := m.store.Delete(ctx, t.ID); err != nil {
 		return nil, fmt.Errorf("deleting tenant %q: %w", t.Subdomain, err)
 	}
+	m.store.AuditCommitted(ctx, ActionTenantDelete, t, t, res)
 	return res, nil
 }
 

@@ -69,6 +69,7 @@ func (m *Manager) AddLocation(ctx context.Context, sub string, in LocationInput)
 	if err := m.store.AddLocation(ctx, l); err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", t.Subdomain, err)
 	}
+	m.store.AuditCommitted(ctx, ActionLocationAdd, t, nil, l)
 	return l, nil
 }
 
@@ -91,6 +92,7 @@ func (m *Manager) UpdateLocation(ctx context.Context, sub, code string, p Locati
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", t.Subdomain, err)
 	}
+	before := l
 	if p.Name != nil {
 		if l.Name = strings.TrimSpace(*p.Name); validateName("name", l.Name) != nil {
 			return nil, validateName("name", l.Name)
@@ -112,6 +114,7 @@ func (m *Manager) UpdateLocation(ctx context.Context, sub, code string, p Locati
 	if err := m.store.UpdateLocation(ctx, &l); err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", t.Subdomain, err)
 	}
+	m.store.AuditCommitted(ctx, ActionLocationUpdate, t, before, l)
 	return &l, nil
 }
 
@@ -124,6 +127,7 @@ func (m *Manager) DeleteLocation(ctx context.Context, sub, code string) error {
 	if err := m.store.DeleteLocation(ctx, t.ID, code); err != nil {
 		return fmt.Errorf("tenant %q: %w", t.Subdomain, err)
 	}
+	m.store.AuditCommitted(ctx, ActionLocationDelete, t, map[string]string{"code": code}, nil)
 	return nil
 }
 
@@ -158,6 +162,7 @@ func (m *Manager) AddDomain(ctx context.Context, sub, hostname string) (*Domain,
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", t.Subdomain, err)
 	}
+	m.store.AuditCommitted(ctx, ActionDomainAdd, t, nil, d)
 	return d, nil
 }
 
@@ -185,7 +190,11 @@ func (m *Manager) VerifyDomain(ctx context.Context, sub, hostname string) (*Doma
 				VerificationRecord(h), d.VerificationToken)
 		}
 	}
-	return m.store.MarkDomainVerified(ctx, t.ID, h)
+	v, err := m.store.MarkDomainVerified(ctx, t.ID, h)
+	if err == nil && !d.Verified {
+		m.store.AuditCommitted(ctx, ActionDomainVerify, t, d, v)
+	}
+	return v, err
 }
 
 // RemoveDomain removes a custom hostname of the tenant sub.
@@ -201,5 +210,6 @@ func (m *Manager) RemoveDomain(ctx context.Context, sub, hostname string) error 
 	if err := m.store.RemoveDomain(ctx, t.ID, h); err != nil {
 		return fmt.Errorf("tenant %q: %w", t.Subdomain, err)
 	}
+	m.store.AuditCommitted(ctx, ActionDomainRemove, t, map[string]string{"hostname": h}, nil)
 	return nil
 }

@@ -210,6 +210,13 @@ func (m *Manager) migrateOne(ctx context.Context, cfgs *tenantConfigs, t *Tenant
 		r.Err = fmt.Errorf("tenant %q (database %q): %w", t.Subdomain, t.DatabaseName, err)
 	}
 	r.Duration = time.Since(start)
+	if !check && (r.Applied > 0 || r.Err != nil) {
+		after := map[string]any{"version": r.To, "applied": r.Applied}
+		if r.Err != nil {
+			after["error"] = r.Err.Error()
+		}
+		m.store.AuditCommitted(ctx, ActionTenantMigrate, t, map[string]any{"version": r.From}, after)
+	}
 	return r
 }
 

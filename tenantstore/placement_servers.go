@@ -113,6 +113,7 @@ func (m *Manager) AddServer(ctx context.Context, req AddServerRequest) (*Server,
 	if err := m.registry().insert(ctx, s); err != nil {
 		return nil, err
 	}
+	m.store.AuditCommitted(ctx, ActionServerAdd, nil, nil, s)
 	return s, nil
 }
 
@@ -176,7 +177,11 @@ func (m *Manager) UpdateServer(ctx context.Context, name string, p ServerPatch) 
 			return nil, err
 		}
 	}
-	return m.registry().update(ctx, strings.ToLower(strings.TrimSpace(name)), p.Capacity, p.Draining)
+	s, err := m.registry().update(ctx, strings.ToLower(strings.TrimSpace(name)), p.Capacity, p.Draining)
+	if err == nil {
+		m.store.AuditCommitted(ctx, ActionServerUpdate, nil, p, s)
+	}
+	return s, err
 }
 
 // ListServers returns the registered servers by name, without figures

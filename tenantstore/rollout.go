@@ -119,6 +119,8 @@ func (m *Manager) Rollout(ctx context.Context, opts RolloutOptions) (*RolloutRep
 	})
 	rep.State, rep.StopReason, rep.Counts, err = m.store.finishRun(context.WithoutCancel(ctx), plan.RunID, reason)
 	rep.Duration = time.Since(start)
+	m.store.AuditCommitted(ctx, ActionMigrateRun, nil, plan, map[string]any{
+		"run_id": rep.RunID, "target": rep.Target, "state": rep.State, "stop_reason": rep.StopReason, "counts": rep.Counts})
 	if err = errors.Join(recErr, err); err != nil {
 		return rep, err
 	}

@@ -32,6 +32,7 @@ type Store struct {
 	mu          sync.RWMutex
 	notifier    Notifier
 	onNotifyErr func(Change, error)
+	onAuditErr  func(action string, err error)
 	closeOnce   sync.Once
 }
 

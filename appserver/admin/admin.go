@@ -25,6 +25,7 @@ import (
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
+	"github.com/tenantgate/tenantgate/internal/actor"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -80,6 +81,12 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// BaseDomain is BASE_DOMAIN: impersonation links point at
+	// https://<subdomain>.<BaseDomain>/impersonate/…; "localhost" when "".
+	BaseDomain string
+	// TenantOrigin, when set, replaces that scheme and host (a development
+	// edge on another port, tests).
+	TenantOrigin func(subdomain string) string
 }
 
 // Server serves the admin API, its OpenAPI document and the dashboard on
@@ -168,6 +175,8 @@ func (a *Server) Routes(r *mux.Router) {
 	a.opsRoutes(api)
 	a.serverRoutes(api)
 	a.brandingRoutes(api)
+	a.auditRoutes(api)
+	a.impersonateRoutes(api)
 	// Unknown /api paths answer 401 before 404, so nothing is learnt
 	// without a token.
 	api.NotFoundHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -210,12 +219,14 @@ func bearer(r *http.Request) string {
 // bearer token.
 func (a *Server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.validToken(bearer(r)) {
+		tok := bearer(r)
+		if !a.validToken(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tenantgate-admin"`)
 			a.writeError(w, r, errAdminUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r)
+		who := actor.Actor{Kind: actor.AdminToken, ID: actor.TokenID(tok), IP: a.peers.ClientIP(r)}
+		next.ServeHTTP(w, r.WithContext(actor.NewContext(r.Context(), who)))
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
 	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/appserver/webpage"
+	"github.com/tenantgate/tenantgate/internal/actor"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
@@ -33,6 +34,7 @@ const (
 )
 
 // adminPages are the dashboard's templates (web/admin).
+// The tenant page's sections are its web/tenant_*.html files.
 var adminPages = webpage.MustParse(web, "web")
 
 func (a *Server) dashboardRoutes(r *mux.Router) {
@@ -44,6 +46,7 @@ func (a *Server) dashboardRoutes(r *mux.Router) {
 	r.Handle("/tenants/{subdomain}/status", a.form(a.statusSubmit)).Methods(http.MethodPost)
 	a.tenantPageRoutes(r)
 	a.brandingPageRoutes(r)
+	a.auditPageRoutes(r)
 }
 
 // The dashboard session is stateless, so any appserver instance accepts it:
@@ -65,27 +68,43 @@ func (a *Server) newSession(token string) (value string, expires time.Time) {
 
 // session returns the request's valid dashboard session cookie value, or "".
 func (a *Server) session(r *http.Request) string {
+	s, _ := a.sessionKey(r)
+	return s
+}
+
+// sessionKey is session and the hash of the admin token that opened it
+// (the key of its MAC), which names the operator in the audit trail.
+func (a *Server) sessionKey(r *http.Request) (string, [sha256.Size]byte) {
+	var matched [sha256.Size]byte
 	c, err := r.Cookie(Cookie)
 	if err != nil || len(c.Value) > 200 {
-		return ""
+		return "", matched
 	}
 	parts := strings.Split(c.Value, ".")
 	if len(parts) != 3 || parts[0] != "v1" {
-		return ""
+		return "", matched
 	}
 	exp, err := strconv.ParseInt(parts[1], 10, 64)
 	mac, err2 := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil || err2 != nil || a.now().Unix() >= exp {
-		return ""
+		return "", matched
 	}
 	ok := false
 	for _, key := range a.tokens {
-		ok = hmac.Equal(mac, sessionMAC(key, parts[1])) || ok
+		if hmac.Equal(mac, sessionMAC(key, parts[1])) {
+			ok, matched = true, key
+		}
 	}
 	if !ok {
-		return ""
+		return "", matched
 	}
-	return c.Value
+	return c.Value, matched
+}
+
+// withDashboardActor puts the dashboard operator of session key in r's
+// context for the audit trail.
+func (a *Server) withDashboardActor(r *http.Request, key [sha256.Size]byte) *http.Request {
+	return r.WithContext(actor.NewContext(r.Context(), actor.Actor{Kind: actor.Dashboard, ID: actor.TokenHashID(key), IP: a.peers.ClientIP(r)}))
 }
 
 // csrfToken is the form token of a session: an HMAC of the session value,
@@ -113,11 +132,12 @@ type dashboardFunc func(w http.ResponseWriter, r *http.Request, d *webpage.Data)
 // dashboard shows the login form instead of fn without a session.
 func (a *Server) dashboard(fn dashboardFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := a.session(r)
+		s, key := a.sessionKey(r)
 		if s == "" {
 			webpage.Render(w, r, a.log, adminPages, http.StatusOK, "login", &webpage.Data{Title: "Log in"})
 			return
 		}
+		r = a.withDashboardActor(r, key)
 		d := &webpage.Data{CSRF: csrfToken(s)}
 		a.takeFlash(w, r, s, d)
 		if err := fn(w, r, d); err != nil {
@@ -136,11 +156,12 @@ func (a *Server) form(fn dashboardFunc) http.Handler {
 // multipart upload); parse must fill r.PostForm.
 func (a *Server) formParsedBy(parse func(http.ResponseWriter, *http.Request) error, fn dashboardFunc) http.Handler {
 	return a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := a.session(r)
+		s, key := a.sessionKey(r)
 		if s == "" {
 			webpage.SeeOther(w, r, "/")
 			return
 		}
+		r = a.withDashboardActor(r, key)
 		if err := parse(w, r); err != nil {
 			a.pageError(w, r, err)
 			return

@@ -67,6 +67,8 @@ type tenantPageData struct {
 	RunningJob     bool
 	// Branding is the branding section (tenant_branding.html).
 	Branding brandingView
+	// Audit is the tenant's newest audit entries (tenant_audit.html).
+	Audit []tenantstore.AuditEntry
 }
 
 func (a *Server) tenantPageRoutes(r *mux.Router) {
@@ -166,6 +168,7 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 		}
 	}
 	data.Branding = brandingSection(d, t)
+	data.Audit = a.recentAudit(ctx, t)
 	d.Title, d.Data = t.Name, data
 	webpage.Render(w, r, a.log, adminPages, status, "tenant", d)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
@@ -47,6 +48,8 @@ type User struct {
 	Role      string    `json:"role"`
 	Active    bool      `json:"active"`
 	CreatedAt time.Time `json:"created_at"`
+	// Support is set when the session was opened by an impersonation link.
+	Support *SupportSession `json:"support_session,omitempty"`
 }
 
 // IsAdmin reports whether u administers the tenant.
@@ -107,31 +110,47 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return s.loginFailed(r, ip)
 	}
 	s.limiter.Succeeded(ctx, keys...)
+	expires := s.now().Add(s.cfg.SessionLifetime)
+	token, err := s.openSession(w, r, db, u.ID, "", expires, true)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires.UTC(), "user": u})
+	return nil
+}
+
+// openSession stores a new session of user userID until expires, its token
+// prefix followed by 32 random bytes, and sets its host-only cookie: with
+// persistent the cookie lasts as long, otherwise the browser drops it when
+// it closes. It returns the token.
+func (s *Server) openSession(w http.ResponseWriter, r *http.Request, db *pgxpool.Pool, userID, prefix string, expires time.Time, persistent bool) (string, error) {
+	ctx := r.Context()
 	var raw [sessionTokenBytes]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return err
+		return "", err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw[:])
-	expires := s.now().Add(s.cfg.SessionLifetime)
-	if _, err := db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`, hashToken(token), u.ID, expires); err != nil {
-		return err
+	token := prefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	if _, err := db.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`, hashToken(token), userID, expires); err != nil {
+		return "", err
 	}
 	// Housekeeping: this user's expired sessions go now.
-	if _, err := db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, u.ID); err != nil {
-		return err
+	if _, err := db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, userID); err != nil {
+		return "", err
 	}
-	http.SetCookie(w, &http.Cookie{
+	c := &http.Cookie{
 		Name:     s.sessionCookie(r),
 		Value:    token,
 		Path:     "/",
-		Expires:  expires,
 		HttpOnly: true,
 		Secure:   true,
 		SameSite: http.SameSiteLaxMode,
 		// No Domain: a host-only cookie never reaches another tenant.
-	})
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires.UTC(), "user": u})
-	return nil
+	}
+	if persistent {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+	return token, nil
 }
 
 var errInvalidCredentials = &httpapi.Error{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "wrong e-mail or password"}
@@ -198,17 +217,19 @@ func (s *Server) sessionUser(r *http.Request) (*User, error) {
 		return nil, err
 	}
 	var u User
+	var expires time.Time
 	err = db.QueryRow(r.Context(), `
-		SELECT u.id::text, u.email, u.name, u.role, u.active, u.created_at
+		SELECT u.id::text, u.email, u.name, u.role, u.active, u.created_at, s.expires_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active`, hashToken(token)).
-		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt)
+		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errUnauthenticated
 	}
 	if err != nil {
 		return nil, err
 	}
+	u.Support = supportSession(token, expires)
 	return &u, nil
 }
 

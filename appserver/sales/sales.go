@@ -66,6 +66,12 @@ type Config struct {
 	TrustedProxies clientinfo.Proxies
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Impersonations consumes the admin API's impersonation links at
+	// /impersonate/{token}; nil leaves that route out.
+	Impersonations Impersonations
+	// SupportSessionLifetime is how long an impersonation's session lasts;
+	// DefaultSupportSessionLifetime when 0.
+	SupportSessionLifetime time.Duration
 }
 
 // Server serves the sales API and pages of whichever tenant the request's
@@ -99,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SupportSessionLifetime <= 0 {
+		cfg.SupportSessionLifetime = DefaultSupportSessionLifetime
 	}
 	if cfg.LoginLimiter == nil {
 		cfg.LoginLimiter = loginlimit.New(loginlimit.Config{Now: cfg.Now})
@@ -180,6 +189,7 @@ func (s *Server) PageRoutes(r *mux.Router) {
 	// delete), locations (read-only), the own password, the settings.
 	s.resourcePageRoutes(r)
 	s.invoicePageRoutes(r)
+	s.impersonateRoutes(r)
 }
 
 // serve adapts fn to http.Handler, sending any error through writeError.

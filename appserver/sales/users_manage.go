@@ -186,6 +186,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	me := UserFrom(r.Context())
+	if me.Support != nil {
+		return errSupportSession
+	}
 	db, err := s.db(r)
 	if err != nil {
 		return err

@@ -98,6 +98,9 @@ func run() error {
 	// Writes made through this process (the admin API) invalidate caches
 	// everywhere, this process included.
 	store.SetNotifier(res)
+	store.SetAuditErrorHandler(func(action string, err error) {
+		log.Error("a change was made but its audit row could not be written", slog.String("action", action), slog.String("error", err.Error()))
+	})
 
 	// The admin API goes through the same service layer as tenantctl.
 	dsn := tenantstore.DSNConfig{Template: cfg.TenantTemplate, Getenv: os.Getenv}
@@ -153,7 +156,7 @@ func run() error {
 
 	adm, err := admin.New(admin.Config{
 		Pools:   tenantpool.Config{Budget: budget},
-		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log, Metrics: metrics,
+		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log, Metrics: metrics, BaseDomain: cfg.BaseDomain,
 		LoginLimiter: limiter, TrustedProxies: cfg.TrustedProxies,
 		Ops: &admin.Ops{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
 	})
@@ -168,6 +171,8 @@ func run() error {
 		Locations: store,
 		Logos:     store,
 		DSN:       dbURLs.URL,
+		// Impersonation links issued by the admin API are used here.
+		Impersonations: store,
 		Pools: tenantpool.Config{
 			MaxPools:    cfg.MaxTenantPools,
 			MaxConns:    cfg.PoolMaxConns,

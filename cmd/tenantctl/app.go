@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantgate/tenantgate/internal/actor"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 	"github.com/tenantgate/tenantgate/tenantstore/resolver"
@@ -100,7 +101,8 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	root.SetArgs(args)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	err := root.ExecuteContext(ctx)
+	// Every change this run makes is audited as the OS user running it.
+	err := root.ExecuteContext(actor.NewContext(ctx, actor.OSUser()))
 	if err == nil {
 		return exitOK
 	}
@@ -217,6 +219,9 @@ func (a *app) manager(ctx context.Context) (*tenantstore.Manager, error) {
 	}
 	a.close = append(a.close, store.Close)
 	a.store = store
+	store.SetAuditErrorHandler(func(action string, err error) {
+		fmt.Fprintf(a.stderr, "tenantctl: warning: the change was made but its audit row (%s) could not be written: %v\n", action, err)
+	})
 	if err := a.notifyCaches(store); err != nil {
 		return nil, err
 	}
