@@ -93,9 +93,11 @@ func (m *Manager) SetBranding(ctx context.Context, sub string, p BrandingPatch) 
 			return nil, err
 		}
 	}
+	before := t.Branding
 	if err := m.store.SetBranding(ctx, t, b.DisplayName, b.PrimaryColor); err != nil {
 		return nil, err
 	}
+	m.store.AuditCommitted(ctx, "tenant.branding", t, before, t.Branding)
 	return t, nil
 }
 
@@ -117,9 +119,12 @@ func (m *Manager) SetLogo(ctx context.Context, sub, contentType string, data []b
 	}
 	sum := sha256.Sum256(clean)
 	l := &Logo{ContentType: mt, SHA256: hex.EncodeToString(sum[:]), Data: clean}
+	before := t.Branding
 	if err := m.store.SetLogo(ctx, t, l); err != nil {
 		return nil, err
 	}
+	// The trail records the logo's hash and type (in Branding), never its bytes.
+	m.store.AuditCommitted(ctx, "tenant.logo", t, before, t.Branding)
 	return t, nil
 }
 
@@ -130,9 +135,11 @@ func (m *Manager) DeleteLogo(ctx context.Context, sub string) (*Tenant, error) {
 	if err != nil {
 		return nil, err
 	}
+	before := t.Branding
 	if err := m.store.SetLogo(ctx, t, nil); err != nil {
 		return nil, err
 	}
+	m.store.AuditCommitted(ctx, "tenant.logo", t, before, t.Branding)
 	return t, nil
 }
 

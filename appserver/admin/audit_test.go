@@ -48,6 +48,8 @@ func TestAuditTrail(t *testing.T) {
 	e.must(http.StatusCreated, e.api(http.MethodPost, "/api/tenants", map[string]any{"name": "Globex", "subdomain": "globex",
 		"admin_email": "ceo@globex.example.com", "database_url": ou.String()}), "create globex on an operator URL")
 	e.must(http.StatusOK, e.api(http.MethodPatch, "/api/tenants/acme", map[string]any{"name": "Acme Corp", "max_users": 7}), "patch acme")
+	e.must(http.StatusOK, e.api(http.MethodPatch, "/api/tenants/acme", map[string]any{"limits": map[string]any{"rate_per_second": 5}}), "limit acme")
+	e.must(http.StatusOK, e.api(http.MethodPut, "/api/tenants/acme/branding", map[string]any{"display_name": "Acme Rockets", "primary_color": "#b4141e"}), "brand acme")
 	e.must(http.StatusCreated, e.api(http.MethodPost, "/api/tenants/acme/locations", map[string]any{"name": "Main", "code": "main"}), "add location")
 	e.must(http.StatusOK, e.api(http.MethodPatch, "/api/tenants/acme/locations/main", map[string]any{"name": "Main store"}), "patch location")
 	e.must(http.StatusNoContent, e.api(http.MethodDelete, "/api/tenants/acme/locations/main", nil), "delete location")
@@ -91,7 +93,7 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("%s on %s: actor = %+v, want %+v", it.Action, it.Subdomain, it.Actor, want)
 		}
 	}
-	want := "tenant.create:acme,tenant.create:globex,tenant.update:acme,location.add:acme,location.update:acme,location.delete:acme," +
+	want := "tenant.create:acme,tenant.create:globex,tenant.update:acme,tenant.update:acme,tenant.branding:acme,location.add:acme,location.update:acme,location.delete:acme," +
 		"domain.add:acme,domain.verify:acme,domain.remove:acme,impersonate.issue:acme,job.backup:acme,tenant.update:globex,tenant.delete:globex,tenant.update:acme"
 	if got := strings.Join(actions, ","); got != want {
 		t.Errorf("audit actions, oldest first =\n%s\nwant\n%s", got, want)
