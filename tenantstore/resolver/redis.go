@@ -50,6 +50,14 @@ type wireTenant struct {
 	CreatedAt time.Time                 `json:"created"`
 	UpdatedAt time.Time                 `json:"updated"`
 	Version   int64                     `json:"version,omitempty"`
+	// The plan (issue 17), added within version 2: an entry without
+	// them (written before) has every feature on and no plan limits,
+	// as every tenant had then.
+	Plan             string                    `json:"plan,omitempty"`
+	Features         map[string]bool           `json:"features,omitempty"`
+	FeatureOverrides map[string]bool           `json:"fo,omitempty"`
+	PlanLimits       *tenantstore.TenantLimits `json:"plimits,omitempty"`
+	OwnMaxUsers      *int                      `json:"own_max_users,omitempty"`
 }
 
 // tombstonePrefix starts the payload Notify leaves in place of a changed
@@ -94,15 +102,19 @@ func encodeTenant(t *tenantstore.Tenant, exp time.Time) ([]byte, error) {
 		return json.Marshal(wireTenant{V: wireVersion, NotFound: true, Exp: exp.Unix()})
 	}
 	p := t.Placement
-	var limits *tenantstore.TenantLimits
+	var limits, planLimits *tenantstore.TenantLimits
 	if !t.Limits.IsDefault() {
 		limits = &t.Limits
+	}
+	if !t.PlanLimits.IsDefault() {
+		planLimits = &t.PlanLimits
 	}
 	return json.Marshal(wireTenant{
 		V: wireVersion, Exp: exp.Unix(), ID: t.ID, Name: t.Name, Subdomain: t.Subdomain, AdminEmail: t.AdminEmail,
 		Status: t.Status, MaxUsers: t.MaxUsers, MultiLocation: t.MultiLocation, DatabaseName: t.DatabaseName,
 		Host: p.Host, Port: p.Port, User: p.User, PasswordEnv: p.PasswordEnv, RoleName: p.RoleName,
 		Domains: t.Domains, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version, Limits: limits,
+		Plan: t.Plan, Features: t.Features, FeatureOverrides: t.FeatureOverrides, PlanLimits: planLimits, OwnMaxUsers: t.OwnMaxUsers,
 	})
 }
 
@@ -134,9 +146,12 @@ func decodeTenant(b []byte, now time.Time) (*tenantstore.Tenant, error) {
 	case w.ID == "" || w.Subdomain == "":
 		return nil, errors.New("decoding cached tenant: id or subdomain missing")
 	}
-	var limits tenantstore.TenantLimits
+	var limits, planLimits tenantstore.TenantLimits
 	if w.Limits != nil {
 		limits = *w.Limits
+	}
+	if w.PlanLimits != nil {
+		planLimits = *w.PlanLimits
 	}
 	return &tenantstore.Tenant{
 		ID: w.ID, Name: w.Name, Subdomain: w.Subdomain, AdminEmail: w.AdminEmail, Status: w.Status, Limits: limits,
@@ -145,6 +160,7 @@ func decodeTenant(b []byte, now time.Time) (*tenantstore.Tenant, error) {
 			Host: w.Host, Port: w.Port, User: w.User, PasswordEnv: w.PasswordEnv, RoleName: w.RoleName,
 		},
 		Domains: w.Domains, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version,
+		Plan: w.Plan, Features: w.Features, FeatureOverrides: w.FeatureOverrides, PlanLimits: planLimits, OwnMaxUsers: w.OwnMaxUsers,
 	}, nil
 }
 
