@@ -89,6 +89,9 @@ type Data struct {
 	// Currency is the tenant's currency (ISO 4217), shown in the header of
 	// tenant pages; "" elsewhere.
 	Currency string
+	// Features are the tenant's effective features (tenant pages with a
+	// user): the navigation shows a feature's pages only when it is on.
+	Features map[string]bool
 }
 
 // FieldError records err beside its field when it names one and is the
