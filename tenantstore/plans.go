@@ -85,17 +85,18 @@ func (t *Tenant) applyPlan(overrides, plan []byte) error {
 }
 
 // ownMaxUsers is what Insert and Update store as the tenant's own user
-// limit: OwnMaxUsers, or MaxUsers when a caller changed it away from the
-// plan's without setting OwnMaxUsers; nil follows the plan.
+// limit: MaxUsers when a caller changed it from the value read, else
+// OwnMaxUsers; nil follows the plan.
 func (t *Tenant) ownMaxUsers() *int {
+	read := t.planMaxUsers
 	if t.OwnMaxUsers != nil {
-		return t.OwnMaxUsers
+		read = *t.OwnMaxUsers
 	}
-	if t.MaxUsers > 0 && t.MaxUsers != t.planMaxUsers {
+	if t.MaxUsers > 0 && t.MaxUsers != read {
 		n := t.MaxUsers
 		return &n
 	}
-	return nil
+	return t.OwnMaxUsers
 }
 
 func featuresJSON(m map[string]bool) []byte {
