@@ -166,6 +166,7 @@ func (a *Server) Routes(r *mux.Router) {
 	a.domainRoutes(api)
 	a.opsRoutes(api)
 	a.serverRoutes(api)
+	a.planRoutes(api)
 	// Unknown /api paths answer 401 before 404, so nothing is learnt
 	// without a token.
 	api.NotFoundHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -73,6 +73,8 @@ type createTenantRequest struct {
 	// AdoptExisting attaches the tenant to an existing database_url that
 	// already holds tables (409 database_in_use without it).
 	AdoptExisting bool `json:"adopt_existing"`
+	// Plan names the tenant's plan; the default plan without it.
+	Plan string `json:"plan"`
 	// Server names the registered database server to place the tenant
 	// on; without it the least loaded accepting one is chosen.
 	Server string `json:"server"`
@@ -89,6 +91,10 @@ type patchTenantRequest struct {
 	Version       *int64              `json:"version"`
 	// Limits is a merge patch of the tenant's limits (decodeLimitsPatch).
 	Limits json.RawMessage `json:"limits"`
+	// Plan moves the tenant to another plan; Features is a merge patch of
+	// its feature overrides (decodeFeaturePatch: null = the plan's).
+	Plan     *string         `json:"plan"`
+	Features json.RawMessage `json:"features"`
 }
 
 func (a *Server) tenantRoutes(api *mux.Router) {
@@ -106,7 +112,7 @@ func (in createTenantRequest) createRequest() tenantstore.CreateRequest {
 	req := tenantstore.CreateRequest{
 		Name: in.Name, Subdomain: in.Subdomain, AdminEmail: in.AdminEmail,
 		MultiLocation: in.MultiLocation, AdminPassword: in.AdminPassword,
-		Placement: tenantstore.Placement{URL: in.DatabaseURL}, AdoptExisting: in.AdoptExisting, Server: in.Server,
+		Placement: tenantstore.Placement{URL: in.DatabaseURL}, AdoptExisting: in.AdoptExisting, Server: in.Server, Plan: in.Plan,
 	}
 	if in.MaxUsers != nil {
 		req.MaxUsers = *in.MaxUsers
@@ -200,10 +206,14 @@ func (a *Server) patchTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	features, err := decodeFeaturePatch(in.Features)
+	if err != nil {
+		return err
+	}
 	t, err := a.m.Update(r.Context(), mux.Vars(r)["subdomain"], tenantstore.Patch{
 		Name: in.Name, Subdomain: in.Subdomain, AdminEmail: in.AdminEmail, Status: in.Status,
 		MaxUsers: in.MaxUsers, MultiLocation: in.MultiLocation, DatabaseURL: in.DatabaseURL, Version: in.Version,
-		Limits: limits,
+		Limits: limits, Plan: in.Plan, Features: features,
 	})
 	if err != nil {
 		return err
