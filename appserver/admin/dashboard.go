@@ -33,7 +33,7 @@ const (
 )
 
 // adminPages are the dashboard's templates (web/admin).
-var adminPages = webpage.MustParse(web, "web")
+var adminPages = withSections(webpage.MustParse(web, "web"), web, "web", "tenant")
 
 func (a *Server) dashboardRoutes(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}

@@ -65,6 +65,8 @@ type tenantPageData struct {
 	BackupsEnabled bool
 	StatusChoices  []tenantstore.Status
 	RunningJob     bool
+	// Plan is the plan section (plansection.go).
+	Plan *planSection
 }
 
 func (a *Server) tenantPageRoutes(r *mux.Router) {
@@ -84,6 +86,7 @@ func (a *Server) tenantPageRoutes(r *mux.Router) {
 	r.Handle("/tenants/{subdomain}/backups", a.form(a.backupSubmit)).Methods(post)
 	r.Handle("/tenants/{subdomain}/restore", a.form(a.restoreSubmit)).Methods(post)
 	r.Handle("/tenants/{subdomain}/move", a.form(a.moveSubmit)).Methods(post)
+	a.planSectionRoutes(r)
 	r.Handle("/jobs", a.dashboard(a.jobsPage)).Methods(get...)
 	r.Handle("/jobs/{id}", a.dashboard(a.jobPage)).Methods(get...)
 }
@@ -135,6 +138,9 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 		return err
 	}
 	data.Locations = locs
+	if data.Plan, err = a.loadPlanSection(ctx, t); err != nil {
+		return err
+	}
 	if o, err := a.ops(); err == nil {
 		data.OpsEnabled = true
 		data.BackupsEnabled = o.BackupDir != ""
