@@ -215,6 +215,7 @@ func planChanges(ctx context.Context, tx pgx.Tx, plan string) ([]Change, error) 
 			return nil, translate(err)
 		}
 		c.Subdomains = []string{sub}
+		c.PlanOnly = true
 		out = append(out, c)
 	}
 	rows.Close()

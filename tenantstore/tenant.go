@@ -151,6 +151,10 @@ type Change struct {
 	TenantID   string
 	Subdomains []string
 	Hostnames  []string
+	// PlanOnly says only what the tenant takes from its plan changed (a
+	// plan was edited): caches drop the tenant, but its database and its
+	// pools are as they were, so appservers keep them.
+	PlanOnly bool
 }
 
 // Notifier is told about every committed change the Store makes. The

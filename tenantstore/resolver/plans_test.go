@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ func TestPlanChangeReachesEveryResolverWithinOneSecond(t *testing.T) {
 	a := startResolver(t, cfg, store, newRedisClient(t, testenv.RedisURL()))
 	b := startResolver(t, cfg, store, newRedisClient(t, testenv.RedisURL()))
 	store.SetNotifier(mustPublisher(t, newRedisClient(t, testenv.RedisURL()), cfg))
+	var mu sync.Mutex
+	planOnly := map[string]bool{}
+	b.OnChange(func(c tenantstore.Change) { mu.Lock(); planOnly[c.TenantID] = c.PlanOnly; mu.Unlock() })
 
 	on := []*tenantstore.Tenant{insertTenant(t, store, "p1"), insertTenant(t, store, "p2")}
 	keeps := insertTenant(t, store, "p3")
@@ -68,6 +72,14 @@ func TestPlanChangeReachesEveryResolverWithinOneSecond(t *testing.T) {
 		}
 		if got, err := r.ResolveHost(ctx, free.Subdomain+".example.com"); err != nil || got.Plan != "free" || *got.EffectiveLimits().RatePerSecond != 5 {
 			t.Errorf("resolver %s: %s on free = %+v, %v; want free's rate 5", name, free.Subdomain, got, err)
+		}
+	}
+	// Subscribers hear the changes as plan-only: appservers keep the pools.
+	mu.Lock()
+	defer mu.Unlock()
+	for _, tn := range on {
+		if !planOnly[tn.ID] {
+			t.Errorf("OnChange for %s: PlanOnly = false (or not heard), want true", tn.Subdomain)
 		}
 	}
 }
