@@ -130,3 +130,20 @@ func decodeFeaturePatch(raw json.RawMessage) (tenantstore.FeaturePatch, error) {
 	}
 	return p, nil
 }
+
+// decodeMaxUsers reads the "max_users" member of a tenant PATCH: absent
+// changes nothing, null makes the tenant follow its plan's, a whole number
+// is its own (range checked by the Manager).
+func decodeMaxUsers(raw json.RawMessage) (n *int, plan bool, err error) {
+	switch {
+	case raw == nil:
+		return nil, false, nil
+	case bytes.Equal(bytes.TrimSpace(raw), []byte("null")):
+		return nil, true, nil
+	}
+	v, err := wholeNumber(raw)
+	if err != nil {
+		return nil, false, httpapi.InvalidField("max_users", "must be a whole number, or null for the plan's")
+	}
+	return &v, false, nil
+}

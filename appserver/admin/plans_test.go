@@ -63,6 +63,12 @@ func TestAdminPlans(t *testing.T) {
 		t.Errorf("after expenses null and reports true: %s", r.Raw)
 	}
 	e.must(200, e.api("PATCH", "/api/tenants/acme", `{"features": null}`), "every override back to the plan")
+	if r := e.must(200, e.api("PATCH", "/api/tenants/acme", `{"max_users": 7}`), "own max users"); r.Body["max_users"] != 7.0 || r.Body["own_max_users"] != 7.0 {
+		t.Errorf("after max_users 7: %s", r.Raw)
+	}
+	if r := e.must(200, e.api("PATCH", "/api/tenants/acme", `{"max_users": null}`), "max users back to the plan"); r.Body["max_users"] != 20.0 || r.Body["own_max_users"] != nil {
+		t.Errorf("after max_users null: %s, want team's 20 and no own", r.Raw)
+	}
 
 	// A plan change reaches the other process's resolver within a second.
 	e.must(200, e.api("PATCH", "/api/plans/team", `{"features": {"locations": false}, "limits": {"burst": 40}}`), "patch team")
@@ -87,6 +93,9 @@ func TestAdminPlans(t *testing.T) {
 		{"PATCH", "/api/tenants/acme", `{"plan": "'; DROP TABLE plans; --"}`, "plan"},
 		{"PATCH", "/api/tenants/acme", `{"features": {"teleport": false}}`, "features.teleport"},
 		{"PATCH", "/api/tenants/acme", `{"features": ["reports"]}`, "features"},
+		{"PATCH", "/api/tenants/acme", `{"max_users": "many"}`, "max_users"},
+		{"PATCH", "/api/tenants/acme", `{"max_users": -1}`, "max_users"},
+		{"PATCH", "/api/tenants/acme", `{"max_users": 2.5}`, "max_users"},
 	} {
 		r := e.api(c.method, c.path, c.body)
 		if r.Status != http.StatusBadRequest || r.errorField() != c.field {

@@ -62,3 +62,38 @@ func TestDashboardPlanSection(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardEditKeepsPlanMaxUsers: saving the edit form of a tenant
+// that follows its plan's user limit (the field shown empty) keeps it
+// following the plan; a number makes it its own, empty returns it.
+func TestDashboardEditKeepsPlanMaxUsers(t *testing.T) {
+	e := newAdminEnv(t)
+	ctx := context.Background()
+	if err := e.store.Insert(ctx, &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test",
+		Status: tenantstore.StatusActive, DatabaseName: "x_acme"}); err != nil {
+		t.Fatal(err)
+	}
+	session, csrf := e.login()
+	edit := func(maxUsers string) *tenantstore.Tenant {
+		t.Helper()
+		form := url.Values{"csrf": {csrf}, "name": {"Acme"}, "admin_email": {"a@acme.test"}, "max_users": {maxUsers}}
+		e.follow(e.browse(http.MethodPost, "/tenants/acme", form, session, nil), session, "/tenants/acme")
+		got, err := e.m.Get(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if page := e.browse(http.MethodGet, "/tenants/acme", nil, session, nil).Body.String(); !strings.Contains(page, `name="max_users" type="number" value=""`) {
+		t.Errorf("edit form of a tenant on its plan's limit does not show max users empty")
+	}
+	if got := edit(""); got.OwnMaxUsers != nil || got.MaxUsers != 50 {
+		t.Errorf("after saving with max users empty: own %v, max %d; want the plan's 50", got.OwnMaxUsers, got.MaxUsers)
+	}
+	if got := edit("9"); got.OwnMaxUsers == nil || got.MaxUsers != 9 {
+		t.Errorf("after saving 9: own %v, max %d; want its own 9", got.OwnMaxUsers, got.MaxUsers)
+	}
+	if got := edit(""); got.OwnMaxUsers != nil || got.MaxUsers != 50 {
+		t.Errorf("after emptying: own %v, max %d; want the plan's 50 again", got.OwnMaxUsers, got.MaxUsers)
+	}
+}

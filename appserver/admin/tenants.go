@@ -81,14 +81,15 @@ type createTenantRequest struct {
 }
 
 type patchTenantRequest struct {
-	Name          *string             `json:"name"`
-	Subdomain     *string             `json:"subdomain"`
-	AdminEmail    *string             `json:"admin_email"`
-	Status        *tenantstore.Status `json:"status"`
-	MaxUsers      *int                `json:"max_users"`
-	MultiLocation *bool               `json:"multi_location"`
-	DatabaseURL   *string             `json:"database_url"`
-	Version       *int64              `json:"version"`
+	Name       *string             `json:"name"`
+	Subdomain  *string             `json:"subdomain"`
+	AdminEmail *string             `json:"admin_email"`
+	Status     *tenantstore.Status `json:"status"`
+	// MaxUsers is a whole number, or null to follow the plan's.
+	MaxUsers      json.RawMessage `json:"max_users"`
+	MultiLocation *bool           `json:"multi_location"`
+	DatabaseURL   *string         `json:"database_url"`
+	Version       *int64          `json:"version"`
 	// Limits is a merge patch of the tenant's limits (decodeLimitsPatch).
 	Limits json.RawMessage `json:"limits"`
 	// Plan moves the tenant to another plan; Features is a merge patch of
@@ -210,10 +211,14 @@ func (a *Server) patchTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	maxUsers, planMaxUsers, err := decodeMaxUsers(in.MaxUsers)
+	if err != nil {
+		return err
+	}
 	t, err := a.m.Update(r.Context(), mux.Vars(r)["subdomain"], tenantstore.Patch{
 		Name: in.Name, Subdomain: in.Subdomain, AdminEmail: in.AdminEmail, Status: in.Status,
-		MaxUsers: in.MaxUsers, MultiLocation: in.MultiLocation, DatabaseURL: in.DatabaseURL, Version: in.Version,
-		Limits: limits, Plan: in.Plan, Features: features,
+		MaxUsers: maxUsers, MultiLocation: in.MultiLocation, DatabaseURL: in.DatabaseURL, Version: in.Version,
+		Limits: limits, Plan: in.Plan, Features: features, PlanMaxUsers: planMaxUsers,
 	})
 	if err != nil {
 		return err
