@@ -33,7 +33,8 @@ const (
 )
 
 // adminPages are the dashboard's templates (web/admin).
-var adminPages = withSections(webpage.MustParse(web, "web"), web, "web", "tenant")
+// The tenant page's sections are its web/tenant_*.html files.
+var adminPages = webpage.WithSections(webpage.MustParse(web, "web"), web, "web", "tenant")
 
 func (a *Server) dashboardRoutes(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}

@@ -73,6 +73,21 @@ func MustParse(fsys fs.FS, dir string) Set {
 	return set
 }
 
+// WithSections adds the sections of page, the files dir/<page>_*.html
+// (each defining a template named after its file), to set[page], so the
+// page can include them ({{template "<page>_<section>" .}}) and each part
+// of a long page lives in its own file. It panics like MustParse.
+func WithSections(set Set, fsys fs.FS, dir, page string) Set {
+	files, err := fs.Glob(fsys, dir+"/"+page+"_*.html")
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range files {
+		template.Must(set[page].ParseFS(fsys, f))
+	}
+	return set
+}
+
 // Data is what every page template receives.
 type Data struct {
 	Title  string
