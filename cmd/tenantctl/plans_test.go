@@ -67,6 +67,9 @@ func TestCLIPlansAndFeatures(t *testing.T) {
 	if len(c.changes) == 0 || c.changes[len(c.changes)-1].Subdomains[0] != "acme" {
 		t.Errorf("changes told to caches after plans set = %+v, want acme's (on team)", c.changes)
 	}
+	if out, _ := c.must(0, "limits", "show", "acme"); !strings.Contains(out, "50/s (from plan team)") || !strings.Contains(out, "10 (from plan team)") {
+		t.Errorf("limits show acme = %q, want team's rate 50/s and burst 10 shown as the plan's", out)
+	}
 	c.must(0, "features", "set", "acme", "expenses=default", "locations=on")
 	out, _ = c.must(0, "show", "acme")
 	for _, want := range []string{"team", "20 (the plan's)", "expenses on", "locations on (override)", "reports off"} {
