@@ -198,9 +198,11 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Pools() *tenantpool.Manager { return s.pools }
 
 // TenantChanged closes the tenant's pool so the next request reopens it with
-// the current database URL; pass it to the resolver's OnChange.
+// the current database URL; pass it to the resolver's OnChange. A plan
+// change (PlanOnly) keeps the pools: it may name thousands of tenants, and
+// none of their databases moved.
 func (s *Server) TenantChanged(c tenantstore.Change) {
-	if c.TenantID != "" {
+	if c.TenantID != "" && !c.PlanOnly {
 		s.pools.Invalidate(c.TenantID)
 	}
 }

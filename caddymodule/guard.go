@@ -91,13 +91,16 @@ func (g *guard) sweep(ctx context.Context) {
 // defaults, field by field.
 func (g *guard) limitsOf(t *tenantstore.Tenant) admission.Limits {
 	l := g.defaults
-	if v := t.Limits.RatePerSecond; v != nil {
+	// The tenant's own limits, else its plan's (issue 17): both are in
+	// the cached tenant, so this costs no lookup.
+	own := t.EffectiveLimits()
+	if v := own.RatePerSecond; v != nil {
 		l.Rate = *v
 	}
-	if v := t.Limits.Burst; v != nil {
+	if v := own.Burst; v != nil {
 		l.Burst = *v
 	}
-	if v := t.Limits.MaxInFlight; v != nil {
+	if v := own.MaxInFlight; v != nil {
 		l.MaxInFlight = *v
 	}
 	return l

@@ -49,6 +49,13 @@ func TestHandlerRateLimit(t *testing.T) {
 	own.Limits = tenantstore.TenantLimits{RatePerSecond: &rate, Burst: &burst}
 	tenants["wayne.example.com"] = &own
 	tenants["other.example.com"] = &tenantstore.Tenant{ID: "66666666-6666-6666-6666-666666666666", Name: "Other", Subdomain: "other", Status: tenantstore.StatusActive}
+	// Its plan's limits (issue 17), carried in the cached tenant; its own
+	// burst wins over the plan's where both are set.
+	planRate, planBurst, ownBurst := 1.0, 3, 4
+	tenants["plan.example.com"] = &tenantstore.Tenant{ID: "77777777-7777-7777-7777-777777777777", Name: "Plan", Subdomain: "plan", Status: tenantstore.StatusActive,
+		PlanLimits: tenantstore.TenantLimits{RatePerSecond: &planRate, Burst: &planBurst}}
+	tenants["both.example.com"] = &tenantstore.Tenant{ID: "88888888-8888-8888-8888-888888888888", Name: "Both", Subdomain: "both", Status: tenantstore.StatusActive,
+		Limits: tenantstore.TenantLimits{Burst: &ownBurst}, PlanLimits: tenantstore.TenantLimits{RatePerSecond: &planRate, Burst: &planBurst}}
 	h := newLimitedHandler(t, &fakeResolver{tenants: tenants}, &LimitsConfig{RatePerSecond: 5, Burst: 5}, nil)
 
 	tests := []struct {
@@ -59,6 +66,8 @@ func TestHandlerRateLimit(t *testing.T) {
 	}{
 		{"acme.example.com", 5, 1, 1},  // the default: 5/s, burst 5
 		{"wayne.example.com", 2, 1, 1}, // its own: 1/s, burst 2
+		{"plan.example.com", 3, 1, 1},  // its plan's: 1/s, burst 3
+		{"both.example.com", 4, 1, 1},  // the plan's 1/s, its own burst 4
 	}
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {

@@ -26,6 +26,8 @@ const (
 	ActionDomainAdd         = "domain.add"
 	ActionDomainVerify      = "domain.verify"
 	ActionDomainRemove      = "domain.remove"
+	ActionPlanCreate        = "plan.create"
+	ActionPlanUpdate        = "plan.update"
 	ActionServerAdd         = "server.add"
 	ActionServerUpdate      = "server.update"
 	ActionMigrateRun        = "migrate.run"

@@ -175,7 +175,8 @@ type CreateRequest struct {
 	Name       string
 	Subdomain  string
 	AdminEmail string
-	// MaxUsers is the user limit; 0 means DefaultMaxUsers, below 0 is invalid.
+	// MaxUsers is the tenant's own user limit; 0 means its plan's, below 0
+	// is invalid.
 	MaxUsers      int
 	MultiLocation bool
 	// AdminPassword of the first admin user; "" generates one, returned
@@ -196,6 +197,8 @@ type CreateRequest struct {
 	// "" places it on the least loaded accepting one (see pickServer).
 	// Only for the template placement: with an explicit one it is invalid.
 	Server string
+	// Plan names the tenant's plan; "" means the default plan.
+	Plan string
 }
 
 // Create validates req and provisions the tenant: its row, its database and
@@ -271,11 +274,15 @@ func (m *Manager) validateCreate(req *CreateRequest) (*Tenant, error) {
 	if req.MaxUsers < 0 {
 		return nil, invalid("max_users", "must be at least 1")
 	}
-	if req.MaxUsers == 0 {
-		req.MaxUsers = DefaultMaxUsers
+	if req.MaxUsers != 0 {
+		if err := validateMaxUsers(req.MaxUsers); err != nil {
+			return nil, err
+		}
 	}
-	if err := validateMaxUsers(req.MaxUsers); err != nil {
-		return nil, err
+	if req.Plan != "" {
+		if err := ValidatePlanName("plan", req.Plan); err != nil {
+			return nil, err
+		}
 	}
 	if req.AdminPassword != "" && utf8.RuneCountInString(req.AdminPassword) < 8 {
 		return nil, invalid("admin_password", "must be at least 8 characters")
@@ -287,7 +294,7 @@ func (m *Manager) validateCreate(req *CreateRequest) (*Tenant, error) {
 		return nil, err
 	}
 	t := &Tenant{Name: name, Subdomain: sub, AdminEmail: req.AdminEmail, MaxUsers: req.MaxUsers,
-		MultiLocation: req.MultiLocation, Placement: req.Placement, Status: StatusProvisioning}
+		MultiLocation: req.MultiLocation, Placement: req.Placement, Status: StatusProvisioning, Plan: req.Plan}
 	if req.Placement.Kind() == "parts" {
 		t.DatabaseName = req.DatabaseName
 	}
@@ -369,6 +376,14 @@ type Patch struct {
 	DatabaseURL *string
 	// Limits changes the tenant's limits at the edge (see LimitsPatch).
 	Limits *LimitsPatch
+	// Plan moves the tenant to another plan.
+	Plan *string
+	// Features changes the tenant's feature overrides (nil: back to the
+	// plan's).
+	Features FeaturePatch
+	// PlanMaxUsers, when true, makes the tenant follow its plan's user
+	// limit (MaxUsers must then be nil).
+	PlanMaxUsers bool
 	// Version, when set, must be the tenant's current version
 	// (ErrStaleVersion otherwise); without it the patch is re-applied on top
 	// of concurrent changes.
@@ -452,6 +467,26 @@ func (m *Manager) applyPatch(t *Tenant, p Patch) error {
 			return err
 		}
 		t.MaxUsers = *p.MaxUsers
+		t.OwnMaxUsers = p.MaxUsers
+	}
+	if p.PlanMaxUsers {
+		if p.MaxUsers != nil {
+			return invalid("max_users", "cannot be both set and returned to the plan's")
+		}
+		t.OwnMaxUsers, t.MaxUsers = nil, 0
+	}
+	if p.Plan != nil {
+		name := strings.TrimSpace(*p.Plan)
+		if err := ValidatePlanName("plan", name); err != nil {
+			return err
+		}
+		t.Plan = name
+	}
+	if p.Features != nil {
+		if err := validateFeatureNames("features", p.Features); err != nil {
+			return err
+		}
+		t.FeatureOverrides = p.Features.apply(t.FeatureOverrides)
 	}
 	if p.MultiLocation != nil {
 		t.MultiLocation = *p.MultiLocation

@@ -31,18 +31,23 @@ const tenantColumns = `t.id, t.name, t.subdomain, t.admin_email, t.status, t.max
 	COALESCE((SELECT json_agg(json_build_object('hostname', d.hostname, 'verified', d.verified,
 		'verification_token', d.verification_token, 'created_at', d.created_at, 'verified_at', d.verified_at)
 		ORDER BY d.hostname) FROM tenant_domains d WHERE d.tenant_id = t.id), '[]'),
-	t.display_name, t.primary_color, t.logo_sha256, t.logo_content_type`
+	t.display_name, t.primary_color, t.logo_sha256, t.logo_content_type,
+	t.plan, t.features, ` + planInfoColumn
 
 func scanTenant(row pgx.Row) (*Tenant, error) {
 	var t Tenant
-	var domains []byte
+	var domains, features, plan []byte
 	p := &t.Placement
-	err := row.Scan(&t.ID, &t.Name, &t.Subdomain, &t.AdminEmail, &t.Status, &t.MaxUsers, &t.MultiLocation,
+	err := row.Scan(&t.ID, &t.Name, &t.Subdomain, &t.AdminEmail, &t.Status, &t.OwnMaxUsers, &t.MultiLocation,
 		&t.DatabaseName, &t.DatabaseServer, &t.DatabaseOwned, &p.URL, &p.Host, &p.Port, &p.User, &p.PasswordEnv, &p.RoleName, &p.RolePassword,
 		&t.Limits.RatePerSecond, &t.Limits.Burst, &t.Limits.MaxInFlight, &t.CreatedAt, &t.UpdatedAt, &t.Version, &domains,
-		&t.Branding.DisplayName, &t.Branding.PrimaryColor, &t.Branding.LogoSHA256, &t.Branding.LogoType)
+		&t.Branding.DisplayName, &t.Branding.PrimaryColor, &t.Branding.LogoSHA256, &t.Branding.LogoType,
+		&t.Plan, &features, &plan)
 	if err != nil {
 		return nil, translate(err)
+	}
+	if err := t.applyPlan(features, plan); err != nil {
+		return nil, err
 	}
 	if err := json.Unmarshal(domains, &t.Domains); err != nil {
 		return nil, fmt.Errorf("decoding domains of tenant %q: %w", t.Subdomain, err)
@@ -150,17 +155,23 @@ func (s *Store) Insert(ctx context.Context, t *Tenant) error {
 		t.Status = StatusProvisioning
 	}
 	p := t.Placement
-	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (id, name, subdomain, admin_email, status, max_users, multi_location,
+	var features, plan []byte
+	err := s.pool.QueryRow(ctx, `INSERT INTO tenants AS t (id, name, subdomain, admin_email, status, max_users, multi_location,
 		database_name, db_url, db_host, db_port, db_user, db_password_env, db_role, db_role_password, db_server, db_owned,
-		limit_rate, limit_burst, limit_max_in_flight)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-		RETURNING created_at, updated_at, version`,
-		t.ID, t.Name, t.Subdomain, t.AdminEmail, t.Status, t.MaxUsers, t.MultiLocation,
+		limit_rate, limit_burst, limit_max_in_flight, plan, features)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+			COALESCE(NULLIF($21, ''), (SELECT name FROM plans WHERE is_default), 'standard'), $22)
+		RETURNING created_at, updated_at, version, plan, features, `+planInfoColumn,
+		t.ID, t.Name, t.Subdomain, t.AdminEmail, t.Status, t.ownMaxUsers(), t.MultiLocation,
 		t.DatabaseName, p.URL, p.Host, p.Port, p.User, p.PasswordEnv, p.RoleName, p.RolePassword, t.DatabaseServer, t.DatabaseOwned,
-		t.Limits.RatePerSecond, t.Limits.Burst, t.Limits.MaxInFlight,
-	).Scan(&t.CreatedAt, &t.UpdatedAt, &t.Version)
+		t.Limits.RatePerSecond, t.Limits.Burst, t.Limits.MaxInFlight, t.Plan, featuresJSON(t.FeatureOverrides),
+	).Scan(&t.CreatedAt, &t.UpdatedAt, &t.Version, &t.Plan, &features, &plan)
 	if err != nil {
 		return fmt.Errorf("inserting tenant %q: %w", t.Subdomain, translate(err))
+	}
+	t.OwnMaxUsers = t.ownMaxUsers()
+	if err := t.applyPlan(features, plan); err != nil {
+		return err
 	}
 	s.notify(ctx, Change{TenantID: t.ID, Subdomains: []string{t.Subdomain}})
 	return nil
@@ -188,18 +199,24 @@ func (s *Store) Update(ctx context.Context, t *Tenant) error {
 		return fmt.Errorf("updating tenant %q (version %d, stored %d): %w", t.Subdomain, t.Version, version, ErrStaleVersion)
 	}
 	p := t.Placement
-	err = tx.QueryRow(ctx, `UPDATE tenants SET name = $2, subdomain = $3, admin_email = $4, status = $5,
+	var features, plan []byte
+	err = tx.QueryRow(ctx, `UPDATE tenants t SET name = $2, subdomain = $3, admin_email = $4, status = $5,
 		max_users = $6, multi_location = $7, database_name = $8, db_url = $9, db_host = $10, db_port = $11,
 		db_user = $12, db_password_env = $13, db_role = $14, db_role_password = $15,
 		db_server = $16, db_owned = $17, limit_rate = $18, limit_burst = $19, limit_max_in_flight = $20,
+		plan = COALESCE(NULLIF($21, ''), plan), features = $22,
 		updated_at = now(), version = version + 1
-		WHERE id = $1 RETURNING updated_at, version`,
-		t.ID, t.Name, t.Subdomain, t.AdminEmail, t.Status, t.MaxUsers, t.MultiLocation,
+		WHERE id = $1 RETURNING updated_at, version, plan, features, `+planInfoColumn,
+		t.ID, t.Name, t.Subdomain, t.AdminEmail, t.Status, t.ownMaxUsers(), t.MultiLocation,
 		t.DatabaseName, p.URL, p.Host, p.Port, p.User, p.PasswordEnv, p.RoleName, p.RolePassword, t.DatabaseServer, t.DatabaseOwned,
-		t.Limits.RatePerSecond, t.Limits.Burst, t.Limits.MaxInFlight,
-	).Scan(&t.UpdatedAt, &t.Version)
+		t.Limits.RatePerSecond, t.Limits.Burst, t.Limits.MaxInFlight, t.Plan, featuresJSON(t.FeatureOverrides),
+	).Scan(&t.UpdatedAt, &t.Version, &t.Plan, &features, &plan)
 	if err != nil {
 		return fmt.Errorf("updating tenant %q: %w", t.Subdomain, translate(err))
+	}
+	t.OwnMaxUsers = t.ownMaxUsers()
+	if err := t.applyPlan(features, plan); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("updating tenant %q: %w", t.Subdomain, translate(err))

@@ -225,6 +225,9 @@ func translate(err error) error {
 		if pe.Code == "23505" && pe.ConstraintName == "tenants_database_key" {
 			return databaseInUse("database_url", "names a database another tenant uses")
 		}
+		if pe.Code == "23503" && pe.ConstraintName == "tenants_plan_fkey" {
+			return invalid("plan", "names no plan (see GET /api/plans or tenantctl plans list)")
+		}
 		if pe.Code == "23505" {
 			field := uniqueFields[pe.ConstraintName]
 			if field == "" {

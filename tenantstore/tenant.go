@@ -64,6 +64,22 @@ type Tenant struct {
 	// Branding is what the tenant's pages show: display name, colour and
 	// the logo's hash (never its bytes; see Store.Logo).
 	Branding Branding `json:"branding"`
+	// Plan names the tenant's plan (SPEC §13).
+	Plan string `json:"plan"`
+	// FeatureOverrides are the tenant's own feature settings, which win
+	// over its plan's.
+	FeatureOverrides map[string]bool `json:"feature_overrides"`
+	// Features are the effective features, every known one: its override,
+	// else its plan's value, else on (see FeatureEnabled).
+	Features map[string]bool `json:"features"`
+	// PlanLimits are the plan's limits at the edge; EffectiveLimits
+	// merges them under the tenant's own Limits.
+	PlanLimits TenantLimits `json:"plan_limits"`
+	// OwnMaxUsers is the tenant's own user limit; nil follows the plan's.
+	// MaxUsers is the effective one.
+	OwnMaxUsers *int `json:"own_max_users"`
+	// planMaxUsers is the plan's user limit when the tenant was read.
+	planMaxUsers int
 }
 
 // Placement says where a tenant's database lives. With every field empty the
@@ -138,6 +154,10 @@ type Change struct {
 	TenantID   string
 	Subdomains []string
 	Hostnames  []string
+	// PlanOnly says only what the tenant takes from its plan changed (a
+	// plan was edited): caches drop the tenant, but its database and its
+	// pools are as they were, so appservers keep them.
+	PlanOnly bool
 }
 
 // Notifier is told about every committed change the Store makes. The

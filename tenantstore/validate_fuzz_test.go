@@ -109,7 +109,8 @@ func checkValidTenant(t *testing.T, what string, tn *Tenant) {
 	if err := ValidateEmail("admin_email", tn.AdminEmail); err != nil || !printable(tn.AdminEmail) {
 		t.Fatalf("%s accepted admin_email %q (%v)", what, tn.AdminEmail, err)
 	}
-	if tn.MaxUsers < 1 || tn.MaxUsers > MaxMaxUsers {
+	// 0: the tenant follows its plan's user limit (issue 17).
+	if tn.MaxUsers < 0 || tn.MaxUsers > MaxMaxUsers {
 		t.Fatalf("%s accepted max_users %d", what, tn.MaxUsers)
 	}
 }
@@ -142,7 +143,8 @@ func FuzzValidateCreate(f *testing.F) {
 		if len(req.AdminPassword) > MaxPasswordBytes {
 			t.Fatalf("validateCreate accepted a password of %d bytes", len(req.AdminPassword))
 		}
-		if maxUsers == 0 && tn.MaxUsers != DefaultMaxUsers || maxUsers != 0 && tn.MaxUsers != maxUsers {
+		if tn.MaxUsers != maxUsers { // 0 follows the plan
+
 			t.Fatalf("validateCreate(max_users %d) = %d", maxUsers, tn.MaxUsers)
 		}
 	})

@@ -177,6 +177,7 @@ func (a *Server) Routes(r *mux.Router) {
 	a.brandingRoutes(api)
 	a.auditRoutes(api)
 	a.impersonateRoutes(api)
+	a.planRoutes(api)
 	// Unknown /api paths answer 401 before 404, so nothing is learnt
 	// without a token.
 	api.NotFoundHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -50,6 +50,7 @@ func TestAuditTrail(t *testing.T) {
 	e.must(http.StatusOK, e.api(http.MethodPatch, "/api/tenants/acme", map[string]any{"name": "Acme Corp", "max_users": 7}), "patch acme")
 	e.must(http.StatusOK, e.api(http.MethodPatch, "/api/tenants/acme", map[string]any{"limits": map[string]any{"rate_per_second": 5}}), "limit acme")
 	e.must(http.StatusOK, e.api(http.MethodPut, "/api/tenants/acme/branding", map[string]any{"display_name": "Acme Rockets", "primary_color": "#b4141e"}), "brand acme")
+	e.must(http.StatusOK, e.api(http.MethodPatch, "/api/plans/enterprise", map[string]any{"max_users": 900}), "patch a plan")
 	e.must(http.StatusCreated, e.api(http.MethodPost, "/api/tenants/acme/locations", map[string]any{"name": "Main", "code": "main"}), "add location")
 	e.must(http.StatusOK, e.api(http.MethodPatch, "/api/tenants/acme/locations/main", map[string]any{"name": "Main store"}), "patch location")
 	e.must(http.StatusNoContent, e.api(http.MethodDelete, "/api/tenants/acme/locations/main", nil), "delete location")
@@ -93,7 +94,7 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("%s on %s: actor = %+v, want %+v", it.Action, it.Subdomain, it.Actor, want)
 		}
 	}
-	want := "tenant.create:acme,tenant.create:globex,tenant.update:acme,tenant.update:acme,tenant.branding:acme,location.add:acme,location.update:acme,location.delete:acme," +
+	want := "tenant.create:acme,tenant.create:globex,tenant.update:acme,tenant.update:acme,tenant.branding:acme,plan.update:,location.add:acme,location.update:acme,location.delete:acme," +
 		"domain.add:acme,domain.verify:acme,domain.remove:acme,impersonate.issue:acme,job.backup:acme,tenant.update:globex,tenant.delete:globex,tenant.update:acme"
 	if got := strings.Join(actions, ","); got != want {
 		t.Errorf("audit actions, oldest first =\n%s\nwant\n%s", got, want)

@@ -69,6 +69,8 @@ type tenantPageData struct {
 	Branding brandingView
 	// Audit is the tenant's newest audit entries (tenant_audit.html).
 	Audit []tenantstore.AuditEntry
+	// Plan is the plan section (plansection.go).
+	Plan *planSection
 }
 
 func (a *Server) tenantPageRoutes(r *mux.Router) {
@@ -88,6 +90,7 @@ func (a *Server) tenantPageRoutes(r *mux.Router) {
 	r.Handle("/tenants/{subdomain}/backups", a.form(a.backupSubmit)).Methods(post)
 	r.Handle("/tenants/{subdomain}/restore", a.form(a.restoreSubmit)).Methods(post)
 	r.Handle("/tenants/{subdomain}/move", a.form(a.moveSubmit)).Methods(post)
+	a.planSectionRoutes(r)
 	r.Handle("/jobs", a.dashboard(a.jobsPage)).Methods(get...)
 	r.Handle("/jobs/{id}", a.dashboard(a.jobPage)).Methods(get...)
 }
@@ -139,6 +142,9 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 		return err
 	}
 	data.Locations = locs
+	if data.Plan, err = a.loadPlanSection(ctx, t); err != nil {
+		return err
+	}
 	if o, err := a.ops(); err == nil {
 		data.OpsEnabled = true
 		data.BackupsEnabled = o.BackupDir != ""
@@ -156,7 +162,7 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 		d.Form = map[string]string{}
 	}
 	defaults := map[string]string{
-		"name": t.Name, "admin_email": t.AdminEmail, "max_users": strconv.Itoa(t.MaxUsers),
+		"name": t.Name, "admin_email": t.AdminEmail, "max_users": ownMaxUsersField(t),
 		"subdomain": t.Subdomain, "version": strconv.FormatInt(t.Version, 10),
 	}
 	if t.MultiLocation {
@@ -215,6 +221,16 @@ func (a *Server) actionError(w http.ResponseWriter, r *http.Request, d *webpage.
 	return a.renderTenant(w, r, d, t, status)
 }
 
+// ownMaxUsersField is the edit form's max users: the tenant's own, or
+// empty when it follows its plan's (so saving the form does not pin the
+// plan's value as its own).
+func ownMaxUsersField(t *tenantstore.Tenant) string {
+	if t.OwnMaxUsers == nil {
+		return ""
+	}
+	return strconv.Itoa(*t.OwnMaxUsers)
+}
+
 // editSubmit changes the tenant's name, admin e-mail, max users and
 // multi-location flag, refused when someone changed it since the form was
 // shown (the version it carries).
@@ -223,11 +239,15 @@ func (a *Server) editSubmit(w http.ResponseWriter, r *http.Request, d *webpage.D
 	d.Form = webpage.FormValues(r, "name", "admin_email", "max_users", "multi_location", "version")
 	name, email, multi := d.Form["name"], d.Form["admin_email"], d.Form["multi_location"] != ""
 	p := tenantstore.Patch{Name: &name, AdminEmail: &email, MultiLocation: &multi}
-	n, err := strconv.Atoi(d.Form["max_users"])
-	if err != nil {
-		return a.actionError(w, r, d, sub, httpapi.InvalidField("max_users", "must be a whole number"), nil)
+	if d.Form["max_users"] == "" {
+		p.PlanMaxUsers = true // empty: follow the plan's (issue 17)
+	} else {
+		n, err := strconv.Atoi(d.Form["max_users"])
+		if err != nil {
+			return a.actionError(w, r, d, sub, httpapi.InvalidField("max_users", "must be a whole number, or empty for the plan's"), nil)
+		}
+		p.MaxUsers = &n
 	}
-	p.MaxUsers = &n
 	if v, err := strconv.ParseInt(d.Form["version"], 10, 64); err == nil {
 		p.Version = &v
 	}

@@ -284,7 +284,7 @@ func TestDashboardTenantActions(t *testing.T) {
 		if page := get("/tenants/acme").Body.String(); !strings.Contains(page, `<option value="acme-`) {
 			t.Errorf("tenant page offers no backup to restore")
 		}
-		file := between(get("/tenants/acme").Body.String(), `<option value="`, `"`)
+		file := between(between(get("/tenants/acme").Body.String(), `name="file"`, `</select>`), `<option value="`, `"`)
 		waitJob := func(rec *httptest.ResponseRecorder) string {
 			t.Helper()
 			if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/jobs/") {

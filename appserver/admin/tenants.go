@@ -73,22 +73,29 @@ type createTenantRequest struct {
 	// AdoptExisting attaches the tenant to an existing database_url that
 	// already holds tables (409 database_in_use without it).
 	AdoptExisting bool `json:"adopt_existing"`
+	// Plan names the tenant's plan; the default plan without it.
+	Plan string `json:"plan"`
 	// Server names the registered database server to place the tenant
 	// on; without it the least loaded accepting one is chosen.
 	Server string `json:"server"`
 }
 
 type patchTenantRequest struct {
-	Name          *string             `json:"name"`
-	Subdomain     *string             `json:"subdomain"`
-	AdminEmail    *string             `json:"admin_email"`
-	Status        *tenantstore.Status `json:"status"`
-	MaxUsers      *int                `json:"max_users"`
-	MultiLocation *bool               `json:"multi_location"`
-	DatabaseURL   *string             `json:"database_url"`
-	Version       *int64              `json:"version"`
+	Name       *string             `json:"name"`
+	Subdomain  *string             `json:"subdomain"`
+	AdminEmail *string             `json:"admin_email"`
+	Status     *tenantstore.Status `json:"status"`
+	// MaxUsers is a whole number, or null to follow the plan's.
+	MaxUsers      json.RawMessage `json:"max_users"`
+	MultiLocation *bool           `json:"multi_location"`
+	DatabaseURL   *string         `json:"database_url"`
+	Version       *int64          `json:"version"`
 	// Limits is a merge patch of the tenant's limits (decodeLimitsPatch).
 	Limits json.RawMessage `json:"limits"`
+	// Plan moves the tenant to another plan; Features is a merge patch of
+	// its feature overrides (decodeFeaturePatch: null = the plan's).
+	Plan     *string         `json:"plan"`
+	Features json.RawMessage `json:"features"`
 }
 
 func (a *Server) tenantRoutes(api *mux.Router) {
@@ -106,7 +113,7 @@ func (in createTenantRequest) createRequest() tenantstore.CreateRequest {
 	req := tenantstore.CreateRequest{
 		Name: in.Name, Subdomain: in.Subdomain, AdminEmail: in.AdminEmail,
 		MultiLocation: in.MultiLocation, AdminPassword: in.AdminPassword,
-		Placement: tenantstore.Placement{URL: in.DatabaseURL}, AdoptExisting: in.AdoptExisting, Server: in.Server,
+		Placement: tenantstore.Placement{URL: in.DatabaseURL}, AdoptExisting: in.AdoptExisting, Server: in.Server, Plan: in.Plan,
 	}
 	if in.MaxUsers != nil {
 		req.MaxUsers = *in.MaxUsers
@@ -200,10 +207,18 @@ func (a *Server) patchTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	features, err := decodeFeaturePatch(in.Features)
+	if err != nil {
+		return err
+	}
+	maxUsers, planMaxUsers, err := decodeMaxUsers(in.MaxUsers)
+	if err != nil {
+		return err
+	}
 	t, err := a.m.Update(r.Context(), mux.Vars(r)["subdomain"], tenantstore.Patch{
 		Name: in.Name, Subdomain: in.Subdomain, AdminEmail: in.AdminEmail, Status: in.Status,
-		MaxUsers: in.MaxUsers, MultiLocation: in.MultiLocation, DatabaseURL: in.DatabaseURL, Version: in.Version,
-		Limits: limits,
+		MaxUsers: maxUsers, MultiLocation: in.MultiLocation, DatabaseURL: in.DatabaseURL, Version: in.Version,
+		Limits: limits, Plan: in.Plan, Features: features, PlanMaxUsers: planMaxUsers,
 	})
 	if err != nil {
 		return err

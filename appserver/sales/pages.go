@@ -93,6 +93,11 @@ func (s *Server) page(auth bool, fn pageFunc) http.Handler {
 				return
 			}
 			d.Currency = st.Currency
+			if err := s.featureCheck(r); err != nil {
+				s.pageError(w, r, err)
+				return
+			}
+			d.Features = s.features(r)
 		}
 		if err := fn(w, r, d); err != nil {
 			s.pageError(w, r, err)
@@ -114,6 +119,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	d := &webpage.Data{Tenant: reqctx.Tenant(r.Context()), Title: http.StatusText(ae.Status), Data: ae.Message}
 	if u := UserFrom(r.Context()); u != nil {
 		d.User = u // never a nil *User in the interface, which the layout would take for a user
+		d.Features = s.features(r)
 	}
 	webpage.Render(w, r, s.log, tenantPages, ae.Status, "error", d)
 }

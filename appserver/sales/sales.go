@@ -11,6 +11,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/tenantgate/tenantgate/appserver/clientinfo"
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
 	"github.com/tenantgate/tenantgate/appserver/tenantdb"
 	"github.com/tenantgate/tenantgate/appserver/webpage"
+	"github.com/tenantgate/tenantgate/internal/featureflag"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -84,6 +87,8 @@ type Server struct {
 	limiter   *loginlimit.Limiter
 	proxies   clientinfo.Proxies
 	now       func() time.Time
+	// flags evaluates the request tenant's features (OpenFeature).
+	flags *featureflag.Flags
 }
 
 // New checks cfg and returns the sales room.
@@ -119,7 +124,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	flags, err := featureflag.New(reqctx.Tenant)
+	if err != nil {
+		return nil, fmt.Errorf("sales: %w", err)
+	}
 	return &Server{
+		flags:     flags,
 		cfg:       cfg,
 		log:       cfg.Logger,
 		tenantDB:  cfg.DB,
@@ -136,7 +146,7 @@ func (s *Server) APIRoutes(api *mux.Router) {
 	api.Handle("/auth/login", s.serve(s.login)).Methods(http.MethodPost)
 
 	authed := api.NewRoute().Subrouter()
-	authed.Use(s.requireSession)
+	authed.Use(s.requireSession, s.requireFeature)
 	authed.Handle("/auth/logout", s.serve(s.logout)).Methods(http.MethodPost)
 	authed.Handle("/me", s.serve(s.me)).Methods(http.MethodGet)
 	authed.Handle("/users", s.serve(s.listUsers)).Methods(http.MethodGet)

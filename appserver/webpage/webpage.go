@@ -105,6 +105,9 @@ type Data struct {
 	// BrandCSS sets the tenant's colour (--brand, --brand-ink); Render
 	// fills it from Tenant's branding and allows it in the CSP by hash.
 	BrandCSS template.CSS
+	// Features are the tenant's effective features (tenant pages with a
+	// user): the navigation shows a feature's pages only when it is on.
+	Features map[string]bool
 }
 
 // FieldError records err beside its field when it names one and is the

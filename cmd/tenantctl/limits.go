@@ -151,13 +151,17 @@ func (a *app) patchLimits(cmd *cobra.Command, sub string, p *tenantstore.LimitsP
 func printLimits(w io.Writer, t *tenantstore.Tenant) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "tenant:\t%s\n", shown(t.Subdomain))
-	rate := "default"
-	if r := t.Limits.RatePerSecond; r != nil {
-		rate = strconv.FormatFloat(*r, 'g', -1, 64) + "/s"
+	// A limit the tenant leaves to its plan shows the plan's (issue 17).
+	fromPlan := func(own bool, plan string) string {
+		if own || plan == "default" {
+			return ""
+		}
+		return " (from plan " + shown(t.Plan) + ")"
 	}
-	fmt.Fprintf(tw, "rate:\t%s\n", rate)
-	fmt.Fprintf(tw, "burst:\t%s\n", intOrDefault(t.Limits.Burst))
-	fmt.Fprintf(tw, "max in flight:\t%s\n", intOrDefault(t.Limits.MaxInFlight))
+	eff := t.EffectiveLimits()
+	fmt.Fprintf(tw, "rate:\t%s%s\n", rateText(eff.RatePerSecond), fromPlan(t.Limits.RatePerSecond != nil, rateText(t.PlanLimits.RatePerSecond)))
+	fmt.Fprintf(tw, "burst:\t%s%s\n", intOrDefault(eff.Burst), fromPlan(t.Limits.Burst != nil, intOrDefault(t.PlanLimits.Burst)))
+	fmt.Fprintf(tw, "max in flight:\t%s%s\n", intOrDefault(eff.MaxInFlight), fromPlan(t.Limits.MaxInFlight != nil, intOrDefault(t.PlanLimits.MaxInFlight)))
 	tw.Flush()
 }
 

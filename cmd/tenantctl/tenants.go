@@ -20,7 +20,7 @@ func (a *app) createCommand() *cobra.Command {
 		pwEnv, dbURL, dbHost, dbUser, dbPwEnv, dbName string
 		dbPort                                        int
 		adopt                                         bool
-		server                                        string
+		server, plan                                  string
 	)
 	cmd := &cobra.Command{
 		Use:   "create <name> <subdomain> <admin_email>",
@@ -65,6 +65,7 @@ password is read from --admin-password-env, or generated and printed once.`,
 			req.DatabaseName = dbName
 			req.AdoptExisting = adopt
 			req.Server = server
+			req.Plan = plan
 			mgr, err := a.manager(cmd.Context())
 			if err != nil {
 				return err
@@ -86,7 +87,8 @@ password is read from --admin-password-env, or generated and printed once.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&maxUsers, "max-users", tenantstore.DefaultMaxUsers, "user limit")
+	f.IntVar(&maxUsers, "max-users", 0, "the tenant's own user limit (default: its plan's)")
+	f.StringVar(&plan, "plan", "", "the tenant's plan (default: the default plan; see 'tenantctl plans list')")
 	f.BoolVar(&multi, "multi-location", false, "the tenant has several locations")
 	f.StringVar(&pwEnv, "admin-password-env", "", "read the first admin's password from this environment variable")
 	f.StringVar(&dbURL, "database-url", "", "explicit database URL: a user who may create roles only does the work (the tenant gets its own role); any other URL is stored as given, password included (prefer --database-password-env)")
@@ -212,7 +214,8 @@ func printTenant(w io.Writer, t *tenantstore.Tenant, locs []tenantstore.Location
 	}
 	for _, row := range [][2]string{
 		{"subdomain", t.Subdomain}, {"name", t.Name}, {"id", t.ID}, {"status", string(t.Status)},
-		{"admin email", t.AdminEmail}, {"max users", fmt.Sprint(t.MaxUsers)},
+		{"admin email", t.AdminEmail}, {"max users", fmt.Sprint(t.MaxUsers) + yesNo(t.OwnMaxUsers == nil, " (the plan's)", "")},
+		{"plan", t.Plan}, {"features", featuresDetail(t)},
 		{"multi-location", yesNo(t.MultiLocation, "yes", "no")}, {"database", db}, {"database status", status},
 		{"database server", usageServer(usage)}, {"database size", usageText(usage)},
 		{"created", t.CreatedAt.UTC().Format(time.RFC3339)}, {"updated", t.UpdatedAt.UTC().Format(time.RFC3339)},

@@ -36,6 +36,15 @@ func TestTenantCodecKeepsEveryFieldButSecrets(t *testing.T) {
 			t.Limits = tenantstore.TenantLimits{RatePerSecond: &rate, Burst: &burst}
 			return t
 		}()},
+		{"plan, features and plan limits", func() *tenantstore.Tenant {
+			t := newTenant("pied")
+			rate, users := 5.0, 7
+			t.Plan, t.OwnMaxUsers = "free", &users
+			t.FeatureOverrides = map[string]bool{"reports": true}
+			t.Features = tenantstore.EffectiveFeatures(map[string]bool{"reports": false, "expenses": false}, t.FeatureOverrides)
+			t.PlanLimits = tenantstore.TenantLimits{RatePerSecond: &rate}
+			return t
+		}()},
 		{"parts placement", func() *tenantstore.Tenant {
 			t := newTenant("initech")
 			t.Placement = tenantstore.Placement{Host: "db2", Port: 6432, User: "app", PasswordEnv: "DB2_PASSWORD", RoleName: "r", RolePassword: "role-secret-2"}

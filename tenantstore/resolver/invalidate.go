@@ -23,6 +23,7 @@ type message struct {
 	TenantID   string   `json:"id,omitempty"`
 	Subdomains []string `json:"subdomains,omitempty"`
 	Hostnames  []string `json:"hostnames,omitempty"`
+	PlanOnly   bool     `json:"plan_only,omitempty"`
 }
 
 func parseMessage(payload string) (tenantstore.Change, error) {
@@ -30,7 +31,7 @@ func parseMessage(payload string) (tenantstore.Change, error) {
 	if err := json.Unmarshal([]byte(payload), &m); err != nil {
 		return tenantstore.Change{}, fmt.Errorf("parsing invalidation message: %w", err)
 	}
-	return tenantstore.Change{TenantID: m.TenantID, Subdomains: m.Subdomains, Hostnames: m.Hostnames}, nil
+	return tenantstore.Change{TenantID: m.TenantID, Subdomains: m.Subdomains, Hostnames: m.Hostnames, PlanOnly: m.PlanOnly}, nil
 }
 
 // publisher invalidates the Redis entries of a change and publishes it.
@@ -73,7 +74,7 @@ func (p publisher) Notify(ctx context.Context, c tenantstore.Change) error {
 // command each (in one pipeline), as a cluster may keep them on different
 // nodes.
 func (p publisher) publish(ctx context.Context, c tenantstore.Change) error {
-	payload, err := json.Marshal(message{TenantID: c.TenantID, Subdomains: c.Subdomains, Hostnames: c.Hostnames})
+	payload, err := json.Marshal(message{TenantID: c.TenantID, Subdomains: c.Subdomains, Hostnames: c.Hostnames, PlanOnly: c.PlanOnly})
 	if err != nil {
 		return err
 	}

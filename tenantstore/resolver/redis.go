@@ -53,6 +53,14 @@ type wireTenant struct {
 	// Branding is added without a new wireVersion: an entry written
 	// before it existed decodes with no branding until it expires.
 	Branding *tenantstore.Branding `json:"brand,omitempty"`
+	// The plan (issue 17), added within version 2: an entry without
+	// them (written before) has every feature on and no plan limits,
+	// as every tenant had then.
+	Plan             string                    `json:"plan,omitempty"`
+	Features         map[string]bool           `json:"features,omitempty"`
+	FeatureOverrides map[string]bool           `json:"fo,omitempty"`
+	PlanLimits       *tenantstore.TenantLimits `json:"plimits,omitempty"`
+	OwnMaxUsers      *int                      `json:"own_max_users,omitempty"`
 }
 
 // tombstonePrefix starts the payload Notify leaves in place of a changed
@@ -97,9 +105,12 @@ func encodeTenant(t *tenantstore.Tenant, exp time.Time) ([]byte, error) {
 		return json.Marshal(wireTenant{V: wireVersion, NotFound: true, Exp: exp.Unix()})
 	}
 	p := t.Placement
-	var limits *tenantstore.TenantLimits
+	var limits, planLimits *tenantstore.TenantLimits
 	if !t.Limits.IsDefault() {
 		limits = &t.Limits
+	}
+	if !t.PlanLimits.IsDefault() {
+		planLimits = &t.PlanLimits
 	}
 	return json.Marshal(wireTenant{
 		V: wireVersion, Exp: exp.Unix(), ID: t.ID, Name: t.Name, Subdomain: t.Subdomain, AdminEmail: t.AdminEmail,
@@ -107,6 +118,7 @@ func encodeTenant(t *tenantstore.Tenant, exp time.Time) ([]byte, error) {
 		Host: p.Host, Port: p.Port, User: p.User, PasswordEnv: p.PasswordEnv, RoleName: p.RoleName,
 		Domains: t.Domains, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version, Limits: limits,
 		Branding: brandingOf(t),
+		Plan:     t.Plan, Features: t.Features, FeatureOverrides: t.FeatureOverrides, PlanLimits: planLimits, OwnMaxUsers: t.OwnMaxUsers,
 	})
 }
 
@@ -138,9 +150,12 @@ func decodeTenant(b []byte, now time.Time) (*tenantstore.Tenant, error) {
 	case w.ID == "" || w.Subdomain == "":
 		return nil, errors.New("decoding cached tenant: id or subdomain missing")
 	}
-	var limits tenantstore.TenantLimits
+	var limits, planLimits tenantstore.TenantLimits
 	if w.Limits != nil {
 		limits = *w.Limits
+	}
+	if w.PlanLimits != nil {
+		planLimits = *w.PlanLimits
 	}
 	return &tenantstore.Tenant{
 		ID: w.ID, Name: w.Name, Subdomain: w.Subdomain, AdminEmail: w.AdminEmail, Status: w.Status, Limits: limits,
@@ -150,6 +165,7 @@ func decodeTenant(b []byte, now time.Time) (*tenantstore.Tenant, error) {
 		},
 		Domains: w.Domains, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version,
 		Branding: derefBranding(w.Branding),
+		Plan:     w.Plan, Features: w.Features, FeatureOverrides: w.FeatureOverrides, PlanLimits: planLimits, OwnMaxUsers: w.OwnMaxUsers,
 	}, nil
 }
 

@@ -112,7 +112,7 @@ func (d *DatabaseURLs) URL(ctx context.Context, t *tenantstore.Tenant) (string, 
 // TenantChanged forgets the URL of a changed tenant; pass it to the
 // resolver's OnChange.
 func (d *DatabaseURLs) TenantChanged(c tenantstore.Change) {
-	if c.TenantID != "" {
+	if c.TenantID != "" && !c.PlanOnly { // a plan change moves no database
 		d.cache.Invalidate(c.TenantID)
 	}
 }
