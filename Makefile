@@ -29,7 +29,7 @@ BENCH_FLAGS ?= -run=^$$ -bench=. -benchmem -count=1 -p 1
 # work while packages land; once all three exist it builds all three.
 CMDS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go)))))
 
-.PHONY: build test run vet bench bench-edge bench-nginx bench-overload bench-rolling services-up services-down services-status clean distclean
+.PHONY: build test run vet bench bench-edge bench-nginx bench-overload bench-rolling bench-migrate bench-soak services-up services-down services-status clean distclean
 
 build:
 	@mkdir -p bin
@@ -69,6 +69,11 @@ bench-overload: build
 bench-rolling: build
 	bench/rolling.sh
 
+# Migrations over 1,000 tenants: migrate --check and one added column
+# (bench/migrate; creates and deletes its own tenants; a few minutes).
+bench-migrate: build
+	$(GO) run ./bench/migrate
+
 # Leaves the services running and prints the export lines for your shell:
 #   eval "$$(make -s services-up)"
 services-up:
@@ -87,3 +92,11 @@ clean:
 # Also removes .run/ (private databases, generated secrets, Caddy dev state).
 distclean: services-down clean
 	rm -rf .run
+
+# A thousand tenants through caddy and two appservers under the connection
+# budget: create rate, 5 minutes of open-loop Zipf traffic (errors, backends,
+# RSS, goroutines, p50/p99), delete time (bench/soak; SOAK_FLAGS, e.g.
+# "-duration 1m -tenants 200"). Not part of make test.
+SOAK_FLAGS ?=
+bench-soak: build
+	$(GO) run ./bench/soak $(SOAK_FLAGS)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,5 +202,46 @@ func TestUnreachableTenantDoesNotSlowOthers(t *testing.T) {
 	r := e.do(bad, call{method: "GET", path: "/api/customers"})
 	if took := time.Since(start); r.Status != 503 || took > 100*time.Millisecond {
 		t.Errorf("request after the failed open = %d in %v, want 503 within 100ms (breaker)", r.Status, took)
+	}
+}
+
+// With TENANT_CONNS_MAX spent on one tenant's busy connection, another
+// tenant's API request and page wait TENANT_CONNS_WAIT, then get 503
+// tenant_database_busy with Retry-After; once the connection is free, they
+// are served (no breaker opened).
+func TestFullConnectionBudgetAnswersBusy(t *testing.T) {
+	e := newEnv(t, tenantpool.Config{MaxConns: 1, ConnsMax: 1, ConnsWait: 100 * time.Millisecond})
+	acme := e.addTenant("acme", 10)
+	globex := e.addTenant("globex", 10)
+	ctx := context.Background()
+	l, err := e.srv.Pools().Acquire(ctx, acme.ID, acme.Placement.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := l.Pool().Acquire(ctx) // the budget's only connection, in use
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.do(globex, call{method: "GET", path: "/api/customers"})
+	if r.Status != http.StatusServiceUnavailable || r.errorCode() != "tenant_database_busy" {
+		t.Errorf("API request with the budget full = %d %s, want 503 tenant_database_busy", r.Status, r.Raw)
+	}
+	if got := r.Header.Get("Retry-After"); got != "1" {
+		t.Errorf("API busy Retry-After = %q, want 1", got)
+	}
+	p := e.do(globex, pageCall(globex, http.MethodGet, "/customers", nil, globex.Session))
+	if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("page with the budget full = %d (%s), want a 503 HTML page", p.Status, p.Header.Get("Content-Type"))
+	}
+	if got := p.Header.Get("Retry-After"); got != "1" {
+		t.Errorf("page busy Retry-After = %q, want 1", got)
+	}
+
+	conn.Release()
+	l.Release()
+	e.must(http.StatusOK, e.do(globex, call{method: "GET", path: "/api/customers"}), "the other tenant once the connection is free")
+	if st := e.srv.Pools().Stats(); st.BreakersOpen != 0 || st.Budget.Timeouts < 2 {
+		t.Errorf("after two busy refusals: %d breakers open, %d budget timeouts; want 0, ≥ 2", st.BreakersOpen, st.Budget.Timeouts)
 	}
 }

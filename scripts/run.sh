@@ -47,6 +47,12 @@ if [[ -z ${ADMIN_UPSTREAMS:-} ]]; then
 	ADMIN_UPSTREAMS=${ADMIN_UPSTREAMS% }
 fi
 export APP_UPSTREAMS ADMIN_UPSTREAMS
+# Connection budget (SPEC §12): every appserver holds at most
+# TENANT_CONNS_MAX tenant connections; two at 25, with their control-plane
+# pools, caddy and tenantctl, fit PostgreSQL's default max_connections of
+# 100. Each appserver checks at start, knowing how many there are.
+export TENANT_CONNS_MAX=${TENANT_CONNS_MAX:-25}
+export APPSERVERS=${APPSERVERS:-${#app_ports[@]}}
 # Caddy's admin endpoint; moved when two stacks run side by side (the tests).
 export CADDY_ADMIN=${CADDY_ADMIN:-localhost:2019}
 EDGES=${EDGES:-1}

@@ -112,7 +112,7 @@ func checkOwnRole(t *testing.T, e *env, a *app, sub, serverURL string, others ..
 // the target URL, and left the new database open to every role.
 func TestMoveLeavesTenantOnItsOwnRole(t *testing.T) {
 	e := newEnv(t)
-	second := startPostgres(t)
+	second := testenv.StartPostgres(t)
 	ctx := context.Background()
 	e.createTenant(t, "acme", 5)
 	e.createTenant(t, "globex", 3)

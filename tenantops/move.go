@@ -2,6 +2,9 @@ package tenantops
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -240,6 +243,78 @@ func (o *Ops) move(ctx context.Context, sub, newURL string, opts MoveOptions, pr
 	return res, nil
 }
 
+// MoveToServer moves the tenant with subdomain sub to the registered
+// database server called server, as Move does (the tenant's own login
+// role and database are created there with the server's operator
+// credentials, which are never stored). The database keeps its name, or
+// gets a short suffix when that name is taken there. A server that is
+// unknown is a *tenantstore.ValidationError naming to_server; one that is
+// draining or full, or the tenant's current server, a
+// *tenantstore.ConflictError naming it.
+func (o *Ops) MoveToServer(ctx context.Context, sub, server string, opts MoveOptions, progress func(step string)) (*MoveResult, error) {
+	newURL, err := o.serverTarget(ctx, sub, server)
+	if err != nil {
+		return nil, fmt.Errorf("moving tenant %q: %w", sub, err)
+	}
+	return o.Move(ctx, sub, newURL, opts, progress)
+}
+
+// serverTarget is the operator URL, with a free database name, of a move
+// of sub to the registered server.
+func (o *Ops) serverTarget(ctx context.Context, sub, server string) (string, error) {
+	if o.cfg.Servers == nil {
+		return "", errors.New("no registry of database servers is configured")
+	}
+	srv, err := o.cfg.Servers.Server(ctx, server)
+	if errors.Is(err, tenantstore.ErrNotFound) {
+		return "", &tenantstore.ValidationError{Field: "to_server", Message: "names no registered database server (tenantctl servers list)"}
+	}
+	if err != nil {
+		return "", err
+	}
+	t, err := o.tenant(ctx, sub)
+	if err != nil {
+		return "", err
+	}
+	current, err := o.serverAdminURL(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	probe, err := o.cfg.DSN.ServerURL(srv, "postgres")
+	if err != nil {
+		return "", err
+	}
+	if sameServer(current, probe) {
+		return "", &tenantstore.ConflictError{Field: "to_server", Message: fmt.Sprintf("names server %q, where the tenant's database already is", srv.Name)}
+	}
+	if err := o.cfg.Servers.Accepts(ctx, "to_server", srv); err != nil {
+		return "", err
+	}
+	target := serverDB{adminURL: probe}
+	name := t.DatabaseName
+	for attempt := 0; ; attempt++ {
+		taken, err := target.exists(ctx, name)
+		if err != nil {
+			return "", fmt.Errorf("on server %q: %w", srv.Name, err)
+		}
+		if !taken {
+			break
+		}
+		if attempt == 5 {
+			return "", fmt.Errorf("on server %q: no free database name after %q", srv.Name, name)
+		}
+		name = tenantstore.DatabaseName("", t.DatabaseName+"_"+randomSuffix())
+	}
+	return o.cfg.DSN.ServerURL(srv, name)
+}
+
+// sameServer reports whether two URLs name the same host and port.
+func sameServer(a, b string) bool {
+	ca, err1 := pgx.ParseConfig(a)
+	cb, err2 := pgx.ParseConfig(b)
+	return err1 == nil && err2 == nil && strings.EqualFold(hostOf(ca), hostOf(cb))
+}
+
 // targetURL checks the URL a tenant moves to and fills in the database
 // name when it has none.
 func (o *Ops) targetURL(t *tenantstore.Tenant, raw string) (string, *pgx.ConnConfig, error) {
@@ -305,4 +380,11 @@ func waitQuiet(ctx context.Context, rawURL string, timeout time.Duration) error 
 			return err
 		}
 	}
+}
+
+// randomSuffix is 6 random hex characters.
+func randomSuffix() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

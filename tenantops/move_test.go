@@ -103,7 +103,7 @@ func (a *app) login(t *testing.T, tn *tenantstore.Tenant) string {
 
 func TestMove(t *testing.T) {
 	e := newEnv(t)
-	second := startPostgres(t)
+	second := testenv.StartPostgres(t)
 	ctx := context.Background()
 
 	t.Run("under write traffic nothing is lost", func(t *testing.T) {

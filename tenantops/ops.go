@@ -46,6 +46,14 @@ type TenantStore interface {
 	Update(ctx context.Context, t *tenantstore.Tenant) error
 }
 
+// ServerDirectory finds the registered database servers;
+// *tenantstore.Store implements it.
+type ServerDirectory interface {
+	Server(ctx context.Context, name string) (*tenantstore.Server, error)
+	Accepts(ctx context.Context, field string, srv *tenantstore.Server) error
+	ServerAdminURL(ctx context.Context, dsn tenantstore.DSNConfig, t *tenantstore.Tenant, database string) (string, error)
+}
+
 // Config configures Ops. Store and DSN are required.
 type Config struct {
 	Store TenantStore
@@ -67,6 +75,11 @@ type Config struct {
 	TempDir string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Servers finds registered database servers, for MoveToServer and for
+	// the operator credentials of a tenant's server; nil refuses
+	// MoveToServer and administers every server with the template's
+	// credentials.
+	Servers ServerDirectory
 	// ManifestKeys sign (the first) and verify (all) backup manifests; see
 	// ManifestKeys. Backup and Restore refuse to run without them
 	// (ErrNoManifestKey); Move does not need them.
@@ -149,15 +162,19 @@ func (o *Ops) ownRole(t *tenantstore.Tenant) bool {
 }
 
 // serverAdminURL is the URL to create, restore and drop databases and roles
-// on the server of t's database: the template's credentials for a tenant
-// on its own role (on another server after a move: see
-// DSNConfig.ServerAdminURL), the tenant's own URL for one placed with
+// on the server of t's database: for a tenant on its own role, the
+// operator credentials of its registered server (the template's for
+// DefaultServer, or for a server not registered: see
+// DSNConfig.ServerAdminURL); the tenant's own URL for one placed with
 // explicit credentials.
-func (o *Ops) serverAdminURL(t *tenantstore.Tenant) (string, error) {
-	if o.ownRole(t) {
-		return o.cfg.DSN.ServerAdminURL(t, t.DatabaseName)
+func (o *Ops) serverAdminURL(ctx context.Context, t *tenantstore.Tenant) (string, error) {
+	if !o.ownRole(t) {
+		return o.cfg.DSN.URL(t)
 	}
-	return o.cfg.DSN.URL(t)
+	if o.cfg.Servers != nil {
+		return o.cfg.Servers.ServerAdminURL(ctx, o.cfg.DSN, t, t.DatabaseName)
+	}
+	return o.cfg.DSN.ServerAdminURL(t, t.DatabaseName)
 }
 
 func (o *Ops) tenant(ctx context.Context, sub string) (*tenantstore.Tenant, error) {

@@ -215,8 +215,25 @@ func (s serverDB) createRole(ctx context.Context, base string) (name, password s
 		return "", "", err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	return tenantstore.CreateLoginRole(ctx, conn, base)
+	name, password, err = tenantstore.CreateLoginRole(ctx, conn, base)
+	if err != nil {
+		return "", "", err
+	}
+	// An operator with CREATEROLE but not superuser (what servers add
+	// accepts) may give a database to a role only when it is a member.
+	_, err = conn.Exec(ctx, `DO $$ BEGIN
+		IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			EXECUTE format('GRANT %I TO CURRENT_USER', `+quoteLiteral(name)+`);
+		END IF; END $$`)
+	if err != nil {
+		_ = s.dropRole(context.WithoutCancel(ctx), name)
+		return "", "", fmt.Errorf("joining role %q to give it the database: %w", name, err)
+	}
+	return name, password, nil
 }
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // dropRole drops role name.
 func (s serverDB) dropRole(ctx context.Context, name string) error {

@@ -116,7 +116,7 @@ func (o *Ops) restore(ctx context.Context, sub, file string, opts RestoreOptions
 	// the tenant's own login role: the one it has, or (for a tenant placed
 	// with explicit credentials) a new one made here, so that no restore
 	// leaves a tenant on borrowed credentials.
-	serverURL, err := o.serverAdminURL(t)
+	serverURL, err := o.serverAdminURL(ctx, t)
 	if err != nil {
 		return nil, err
 	}

@@ -141,12 +141,20 @@ func (p *provisioner) freeName(ctx context.Context, t *Tenant) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return p.freeNameOn(ctx, admin, t)
+}
+
+// freeNameOn is freeName on the server q is connected to.
+func (p *provisioner) freeNameOn(ctx context.Context, q queryRower, t *Tenant) (string, error) {
+	if t.ID == "" {
+		t.ID = uuid.NewString()
+	}
 	candidates := []string{DatabaseName(p.prefix, t.Subdomain),
 		DatabaseName(p.prefix, t.Subdomain+"_"+t.ID[:8]),
 		DatabaseName(p.prefix, t.Subdomain+"_"+randomToken(6))}
 	for _, name := range candidates {
 		var taken bool
-		err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)
+		err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)
 			OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&taken)
 		if err != nil {
 			return "", fmt.Errorf("looking for a free database name: %w", translate(err))

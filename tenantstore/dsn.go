@@ -135,9 +135,10 @@ func hostKey(host string, port uint16) string {
 // ServerAdminURL returns the URL of database on the server of t's database
 // with the template's (provisioning) credentials and options: the
 // credentials used to create, restore and drop databases and roles there
-// when t is reached as its own login role on another server (after a move).
-// Until database servers are registered (issue 16), every server is
-// administered with the template's credentials.
+// when t is reached as its own login role on another server that is not
+// registered (see Store.ServerAdminURL, which prefers a registered
+// server's operator): the fallback for tenants moved before servers were
+// registered.
 func (c DSNConfig) ServerAdminURL(t *Tenant, database string) (string, error) {
 	base, err := c.AdminURL(database)
 	if err != nil || t.Placement.Kind() != "url" {

@@ -108,17 +108,5 @@ func (m *Manager) servedTenants(ctx context.Context, sub string) ([]*Tenant, err
 
 // forEach calls fn(0) … fn(n-1), at most parallel at once.
 func forEach(n, parallel int, fn func(i int)) {
-	if parallel <= 0 {
-		parallel = DefaultParallel
-	}
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
-	}
-	wg.Wait()
+	forEachUntil(n, parallel, func() bool { return false }, fn)
 }

@@ -192,6 +192,10 @@ type CreateRequest struct {
 	// database that already holds tables; without it that is an
 	// ErrDatabaseInUse conflict.
 	AdoptExisting bool
+	// Server names the registered database server to place the tenant on;
+	// "" places it on the least loaded accepting one (see pickServer).
+	// Only for the template placement: with an explicit one it is invalid.
+	Server string
 }
 
 // Create validates req and provisions the tenant: its row, its database and
@@ -209,13 +213,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, strin
 		generated = generatePassword()
 		req.AdminPassword = generated
 	}
-	if err := m.prov.place(ctx, t); err != nil {
-		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
-	}
-	if err := m.locate(ctx, t); err != nil {
-		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
-	}
-	operator, err := m.prov.claim(ctx, t)
+	operator, err := m.placeTenant(ctx, t, req.Server)
 	if err != nil {
 		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
 	}
@@ -223,6 +221,38 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, strin
 		return nil, "", fmt.Errorf("creating tenant %q: %w", t.Subdomain, err)
 	}
 	return t, generated, nil
+}
+
+// placeTenant decides where t's database goes and returns the operator
+// URL that creates it with t's own role ("" for the template's server and
+// for explicit placements whose credentials are the tenant's own): a
+// template placement goes to the server named server or the least loaded
+// accepting one, an explicit one where it says.
+func (m *Manager) placeTenant(ctx context.Context, t *Tenant, server string) (string, error) {
+	if m.prov.explicit(t) {
+		if server != "" {
+			return "", invalid("server", "cannot be combined with an explicit database placement (database_url, database_host…, or %s)", OverrideVar(t.Subdomain))
+		}
+	} else {
+		s, err := m.pickServer(ctx, server)
+		if err != nil {
+			return "", err
+		}
+		if s.Name != DefaultServer {
+			operator, err := m.placeOn(ctx, t, s)
+			if err != nil {
+				return "", err
+			}
+			return operator, m.locate(ctx, t)
+		}
+	}
+	if err := m.prov.place(ctx, t); err != nil {
+		return "", err
+	}
+	if err := m.locate(ctx, t); err != nil {
+		return "", err
+	}
+	return m.prov.claim(ctx, t)
 }
 
 func (m *Manager) validateCreate(req *CreateRequest) (*Tenant, error) {

@@ -26,6 +26,7 @@ type MigrateOptions struct {
 	Check    bool                // report versions without changing anything
 	Parallel int                 // tenants at once; 0 means DefaultParallel
 	Progress func(MigrateResult) // called (one call at a time) as each tenant finishes
+	Listed   func(tenants int)   // called once, before the first tenant starts, with how many there are
 }
 
 // MigrateResult is the outcome of migrating (or checking) one tenant.
@@ -36,7 +37,8 @@ type MigrateResult struct {
 	Latest    int64         `json:"latest"`  // version of the newest tenant migration
 	Applied   int           `json:"applied"` // migrations applied
 	Duration  time.Duration `json:"duration_ns"`
-	Err       error         `json:"-"` // the tenant could not be reached or a migration failed
+	Canary    bool          `json:"canary,omitempty"` // migrated first, as a canary of a rollout
+	Err       error         `json:"-"`                // the tenant could not be reached or a migration failed
 }
 
 // Behind reports whether the tenant's schema is older than the latest.
@@ -105,7 +107,8 @@ func latestVersion(fsys fs.FS) (int64, error) {
 // goose's own status, so checking hundreds of tenants is fast.
 func schemaVersion(ctx context.Context, conn *pgx.Conn) (int64, error) {
 	var v int64
-	err := conn.QueryRow(ctx, "SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&v)
+	// The simple protocol: one round trip on a connection used once.
+	err := conn.QueryRow(ctx, "SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied", pgx.QueryExecModeSimpleProtocol).Scan(&v)
 	if isCode(err, "42P01") { // undefined_table
 		return 0, nil
 	}
@@ -122,13 +125,18 @@ func checkTenant(ctx context.Context, cfg *pgx.ConnConfig) (int64, error) {
 	return schemaVersion(ctx, conn)
 }
 
-// migrateTenant applies the pending migrations of fsys to the database at
-// cfg, each in its own transaction, so a failing migration leaves the
-// database at the last one that succeeded. It returns the versions before
-// and after and how many migrations were applied.
-func migrateTenant(ctx context.Context, cfg *pgx.ConnConfig, fsys fs.FS) (from, to int64, applied int, err error) {
+// migrateTenant brings the database at cfg to latest: one version query
+// first, and goose (its provider, its lock, its own connections) only when
+// the database is behind. Each pending migration of fsys runs in its own
+// transaction, so a failing migration leaves the database at the last one
+// that succeeded. It returns the versions before and after and how many
+// migrations were applied.
+func migrateTenant(ctx context.Context, cfg *pgx.ConnConfig, fsys fs.FS, latest int64) (from, to int64, applied int, err error) {
 	if from, err = checkTenant(ctx, cfg); err != nil {
 		return 0, 0, 0, err
+	}
+	if from >= latest {
+		return from, from, 0, nil // the fast path: nothing to apply
 	}
 	p, db, err := newProvider(cfg, fsys, true, nil)
 	if err != nil {
@@ -136,18 +144,73 @@ func migrateTenant(ctx context.Context, cfg *pgx.ConnConfig, fsys fs.FS) (from, 
 	}
 	defer db.Close()
 	results, err := p.Up(ctx)
-	applied = len(results)
 	if perr := (*goose.PartialError)(nil); errors.As(err, &perr) {
-		applied = len(perr.Applied)
+		results = perr.Applied
 		err = fmt.Errorf("migration %s failed: %w", path.Base(perr.Failed.Source.Path), perr.Err)
 	} else if err != nil {
 		err = translate(err)
 	}
-	to, verr := checkTenant(ctx, cfg)
-	if verr != nil {
-		to = from
+	to = from
+	for _, r := range results {
+		to = max(to, r.Source.Version)
 	}
-	return from, to, applied, err
+	return from, to, len(results), err
+}
+
+// tenantConfigs builds the connection configs of many tenants for one pass
+// over the fleet: the template's URL is parsed once, and each
+// template-placed tenant gets a copy with its database and login role.
+// Tenants placed otherwise (or overridden by TENANT_<SUB>_DATABASE_URL) are
+// parsed from their own URL, as tenantConfig does.
+type tenantConfigs struct {
+	m    *Manager
+	once sync.Once
+	base *pgx.ConnConfig
+	err  error
+}
+
+func (c *tenantConfigs) get(t *Tenant) (*pgx.ConnConfig, error) {
+	if t.Placement.Kind() != "template" || c.m.dsn.getenv(OverrideVar(t.Subdomain)) != "" {
+		return c.m.tenantConfig(t)
+	}
+	c.once.Do(func() {
+		var u string
+		if u, c.err = c.m.dsn.templateURL(c.m.prov.adminDB, "", ""); c.err != nil {
+			return
+		}
+		if c.base, c.err = parseConfig(u); c.err == nil && c.base.ConnectTimeout == 0 {
+			c.base.ConnectTimeout = tenantConnectTimeout
+		}
+	})
+	if c.err != nil {
+		return nil, c.err
+	}
+	cfg := c.base.Copy()
+	cfg.Database = t.DatabaseName
+	if t.Placement.RoleName != "" {
+		cfg.User, cfg.Password = t.Placement.RoleName, t.Placement.RolePassword
+	}
+	return cfg, nil
+}
+
+// migrateOne migrates (or, with check, only reads) one tenant.
+func (m *Manager) migrateOne(ctx context.Context, cfgs *tenantConfigs, t *Tenant, latest int64, check bool) MigrateResult {
+	r := MigrateResult{Subdomain: t.Subdomain, Latest: latest}
+	start := time.Now()
+	cfg, err := cfgs.get(t)
+	switch {
+	case err != nil:
+	case check:
+		r.From, err = checkTenant(ctx, cfg)
+		r.To = r.From
+	default:
+		r.From, r.To, r.Applied, err = migrateTenant(ctx, cfg, m.prov.migrations, latest)
+	}
+	if err != nil {
+		r.Err = fmt.Errorf("tenant %q (database %q): %w", t.Subdomain, t.DatabaseName, err)
+	}
+	r.Duration = time.Since(start)
+	return r
 }
 
 // Migrate applies pending tenant migrations to every tenant (or
@@ -165,29 +228,17 @@ func (m *Manager) Migrate(ctx context.Context, opts MigrateOptions) ([]MigrateRe
 	if err != nil {
 		return nil, err
 	}
+	if opts.Listed != nil {
+		opts.Listed(len(tenants))
+	}
 	out := make([]MigrateResult, len(tenants))
+	cfgs := &tenantConfigs{m: m}
 	var mu sync.Mutex
 	forEach(len(tenants), opts.Parallel, func(i int) {
-		t := tenants[i]
-		r := MigrateResult{Subdomain: t.Subdomain, Latest: latest}
-		start := time.Now()
-		cfg, err := m.tenantConfig(t)
-		switch {
-		case err != nil:
-		case opts.Check:
-			r.From, err = checkTenant(ctx, cfg)
-			r.To = r.From
-		default:
-			r.From, r.To, r.Applied, err = migrateTenant(ctx, cfg, m.prov.migrations)
-		}
-		if err != nil {
-			r.Err = fmt.Errorf("tenant %q (database %q): %w", t.Subdomain, t.DatabaseName, err)
-		}
-		r.Duration = time.Since(start)
-		out[i] = r
+		out[i] = m.migrateOne(ctx, cfgs, tenants[i], latest, opts.Check)
 		if opts.Progress != nil {
 			mu.Lock()
-			opts.Progress(r)
+			opts.Progress(out[i])
 			mu.Unlock()
 		}
 	})

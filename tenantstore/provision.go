@@ -300,7 +300,7 @@ func (p *provisioner) createPlaced(ctx context.Context, t *Tenant, undo *[]func(
 // drop drops t's database and, when it has one, its login role. A database
 // reached as the tenant's role by a URL without credentials (after a move,
 // or a create through an operator URL) is dropped, with its role, with the
-// template's credentials on that server; any other
+// registered server's operator credentials; any other
 // explicitly placed database on its own server with the credentials of its
 // URL.
 func (p *provisioner) drop(ctx context.Context, t *Tenant) error {
@@ -325,10 +325,11 @@ func (p *provisioner) drop(ctx context.Context, t *Tenant) error {
 	return nil
 }
 
-// dropOnServer drops t's database and role on the server of its URL, as the
-// template's (provisioning) user there.
+// dropOnServer drops t's database and role on the server of its URL, as
+// that server's registered operator (the template's user there when the
+// server is not registered).
 func (p *provisioner) dropOnServer(ctx context.Context, t *Tenant) error {
-	u, err := p.dsn.ServerAdminURL(t, p.adminDB)
+	u, err := serverAdminURL(ctx, servers{store: p.store}, p.dsn, t, p.adminDB)
 	if err != nil {
 		return err
 	}
@@ -339,7 +340,7 @@ func (p *provisioner) dropOnServer(ctx context.Context, t *Tenant) error {
 	where := cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("dropping database %q on %s as the template's user: %w; drop it and role %q there by hand",
+		return fmt.Errorf("dropping database %q on %s: %w; drop it and role %q there by hand",
 			t.DatabaseName, where, translate(err), t.Placement.RoleName)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))

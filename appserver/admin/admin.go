@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,6 +166,7 @@ func (a *Server) Routes(r *mux.Router) {
 	a.locationRoutes(api)
 	a.domainRoutes(api)
 	a.opsRoutes(api)
+	a.serverRoutes(api)
 	// Unknown /api paths answer 401 before 404, so nothing is learnt
 	// without a token.
 	api.NotFoundHandler = a.requireToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -247,7 +249,9 @@ func (a *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if internal {
 		reqctx.Logger(r.Context(), a.log).ErrorContext(r.Context(), "admin request failed", slog.String("error", err.Error()))
 	}
-	if ae.Status == http.StatusServiceUnavailable {
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	} else if ae.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
 	httpapi.WriteJSON(w, ae.Status, map[string]*httpapi.Error{"error": ae})

@@ -18,7 +18,7 @@ import (
 // and with a token of another scheme.
 func TestAdminRoutesRequireToken(t *testing.T) {
 	r := routerForDoc(t)
-	sample := strings.NewReplacer("{subdomain}", "acme", "{code}", "main", "{hostname}", "shop.example.com", "{id}", "00000000-0000-0000-0000-000000000000")
+	sample := strings.NewReplacer("{subdomain}", "acme", "{code}", "main", "{hostname}", "shop.example.com", "{id}", "00000000-0000-0000-0000-000000000000", "{name}", "second")
 	var routes [][2]string
 	_ = r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		tpl, err1 := route.GetPathTemplate()

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/gorilla/mux"
 
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
@@ -200,7 +201,7 @@ func (a *Server) logoutSubmit(w http.ResponseWriter, r *http.Request, _ *webpage
 // tenantRow is one tenant on the dashboard.
 type tenantRow struct {
 	Name, Subdomain, Status, Database string
-	DBStatus, Latency                 string
+	DBStatus, Latency, Size           string
 	Users                             int64 // -1 when the database did not answer
 	MaxUsers                          int
 	Locations                         []string
@@ -264,35 +265,35 @@ func (a *Server) tenantRow(ctx context.Context, t *tenantstore.Tenant) tenantRow
 		return row
 	}
 	start := time.Now()
-	n, err := a.countUsers(ctx, t)
+	n, size, err := a.countUsers(ctx, t)
 	if err != nil {
 		reqctx.Logger(ctx, a.log).WarnContext(ctx, "dashboard: tenant database check failed",
 			slog.String("tenant", t.Subdomain), slog.String("error", err.Error()))
 		return row
 	}
-	row.Users, row.DBStatus = n, "ok"
+	row.Users, row.DBStatus, row.Size = n, "ok", humanize.Bytes(uint64(max(size, 0)))
 	row.Latency = fmt.Sprintf("%.1f ms", float64(time.Since(start).Microseconds())/1000)
 	return row
 }
 
-// countUsers counts the tenant's users through the admin's own small pools,
+// countUsers counts the tenant's users, and reads its database's size in
+// the same query, through the admin's own small pools,
 // so a dashboard refresh reuses connections instead of opening one per
 // tenant, and a dead tenant database fails fast (the pools' breaker).
-func (a *Server) countUsers(ctx context.Context, t *tenantstore.Tenant) (int64, error) {
+func (a *Server) countUsers(ctx context.Context, t *tenantstore.Tenant) (users, size int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, dashboardProbeTimeout)
 	defer cancel()
 	dsn, err := a.m.DatabaseURL(t)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	lease, err := a.pools.Acquire(ctx, t.ID, dsn)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer lease.Release()
-	var n int64
-	err = lease.Pool().QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
-	return n, err
+	err = lease.Pool().QueryRow(ctx, `SELECT count(*), pg_database_size(current_database()) FROM users`).Scan(&users, &size)
+	return users, size, err
 }
 
 // createSubmit creates a tenant from the dashboard's form; the generated

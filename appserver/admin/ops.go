@@ -97,6 +97,8 @@ type moveRequest struct {
 	// NewURL names the target server and database; it holds a password and
 	// is never logged or answered.
 	NewURL string `json:"new_url"`
+	// ToServer names a registered database server to move to instead.
+	ToServer string `json:"to_server"`
 }
 
 // startMove starts moving the tenant's database to new_url (maintenance →
@@ -111,8 +113,14 @@ func (a *Server) startMove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.NewURL = strings.TrimSpace(in.NewURL)
+	if in.ToServer != "" {
+		if in.NewURL != "" {
+			return httpapi.InvalidField("to_server", "give to_server or new_url, not both")
+		}
+		return a.startMoveToServer(w, r, o, in.ToServer)
+	}
 	if in.NewURL == "" {
-		return httpapi.InvalidField("new_url", "is required")
+		return httpapi.InvalidField("new_url", "is required (or to_server)")
 	}
 	if u, err := url.Parse(in.NewURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return httpapi.InvalidField("new_url", "must be a postgres:// URL naming the target server")
@@ -135,6 +143,52 @@ func (a *Server) startMove(w http.ResponseWriter, r *http.Request) error {
 	}
 	accepted(w, job)
 	return nil
+}
+
+// startMoveToServer starts moving the tenant to the registered server
+// called server; an unknown server is 400 and a draining or full one 409,
+// both naming to_server, before any job starts.
+func (a *Server) startMoveToServer(w http.ResponseWriter, r *http.Request, o *Ops, server string) error {
+	t, err := a.m.Get(r.Context(), mux.Vars(r)["subdomain"])
+	if err != nil {
+		return err
+	}
+	s, err := a.checkMoveToServer(r.Context(), t, server)
+	if err != nil {
+		return err
+	}
+	sub, name := t.Subdomain, s.Name
+	job, err := o.Jobs.Start(r.Context(), tenantops.KindMove, sub, func(ctx context.Context, progress func(string)) (any, error) {
+		return o.Ops.MoveToServer(ctx, sub, name, tenantops.MoveOptions{}, progress)
+	})
+	if err != nil {
+		return opsError(err)
+	}
+	accepted(w, job)
+	return nil
+}
+
+// checkMoveToServer refuses, naming to_server, a move of t to a server
+// that is unknown (400), t's current one, draining or full (409), before
+// any job starts.
+func (a *Server) checkMoveToServer(ctx context.Context, t *tenantstore.Tenant, server string) (*tenantstore.Server, error) {
+	if err := tenantstore.ValidateServerName("to_server", server); err != nil {
+		return nil, err
+	}
+	s, err := a.m.Server(ctx, server)
+	if errors.Is(err, tenantstore.ErrNotFound) {
+		return nil, httpapi.InvalidField("to_server", "names no registered database server (GET /api/servers)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cur, err := a.m.ServerOf(ctx, t); err == nil && cur.Name == s.Name {
+		return nil, httpapi.Conflict("conflict", "to_server", "to_server names server "+s.Name+", where the tenant's database already is")
+	}
+	if err := a.m.Store().Accepts(ctx, "to_server", s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // getJob answers a job of any appserver instance.

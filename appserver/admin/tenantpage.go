@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize"
 	"github.com/gorilla/mux"
 
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
@@ -46,9 +47,16 @@ type confirmData struct {
 
 // tenantPageData is the tenant page.
 type tenantPageData struct {
-	T              *tenantstore.Tenant
-	DBStatus       string
-	Latency        string
+	T        *tenantstore.Tenant
+	DBStatus string
+	Latency  string
+	// Usage is the database's server, size and connections (nil while
+	// provisioning).
+	Usage *tenantstore.Usage
+	// Size is the database's size for people ("8.1 MB").
+	Size string
+	// Servers are the registered database servers a move may go to.
+	Servers        []string
 	Domains        []adminDomain
 	Locations      []tenantstore.Location
 	Jobs           []tenantops.Job
@@ -101,6 +109,20 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 		data.DBStatus = st
 		if lat != nil {
 			data.Latency = fmt.Sprintf("%.1f ms", *lat)
+		}
+		uctx, cancel := context.WithTimeout(ctx, databaseStatusTimeout)
+		u := a.m.DatabaseUsage(uctx, t)
+		cancel()
+		data.Usage = &u
+		if list, err := a.m.ListServers(ctx); err == nil {
+			for _, srv := range list {
+				if srv.Name != u.Server {
+					data.Servers = append(data.Servers, srv.Name)
+				}
+			}
+		}
+		if u.SizeBytes != nil && *u.SizeBytes >= 0 {
+			data.Size = humanize.Bytes(uint64(*u.SizeBytes))
 		}
 	} else {
 		data.DBStatus = "provisioning"
@@ -458,6 +480,16 @@ func (a *Server) moveSubmit(w http.ResponseWriter, r *http.Request, d *webpage.D
 	t, err := a.m.Get(r.Context(), sub)
 	if err != nil {
 		return err
+	}
+	if server := strings.TrimSpace(r.PostForm.Get("to_server")); server != "" {
+		s, err := a.checkMoveToServer(r.Context(), t, server)
+		if err != nil {
+			return a.actionError(w, r, d, sub, err, nil)
+		}
+		sub, name := t.Subdomain, s.Name
+		return a.startJob(w, r, o, tenantops.KindMove, t, func(ctx context.Context, progress func(string)) (any, error) {
+			return o.Ops.MoveToServer(ctx, sub, name, tenantops.MoveOptions{}, progress)
+		})
 	}
 	target := strings.TrimSpace(r.PostForm.Get("new_url"))
 	// The URL holds a password: it is never put back into the form.

@@ -24,6 +24,32 @@ type adminTenant struct {
 	DatabaseStatus string `json:"database_status,omitempty"`
 	// LatencyMS is how long connecting and one query took (show only).
 	LatencyMS *float64 `json:"latency_ms,omitempty"`
+	// Database is the tenant's placement (it shadows the embedded
+	// "database" object with the same keys); show adds its server, size
+	// and connections.
+	Database map[string]any `json:"database"`
+}
+
+// merge adds the JSON object of part to the "database" object.
+func (v *adminTenant) merge(part any) error {
+	b, err := json.Marshal(part)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &v.Database)
+}
+
+// withUsage gives v's "database" object the usage of its database: server,
+// server_host, size_bytes and connections (null, with usage_error, when
+// the server does not answer).
+func withUsage(v *adminTenant, u tenantstore.Usage) error {
+	if err := v.merge(u); err != nil {
+		return err
+	}
+	if u.Server == "" {
+		v.Database["server"] = nil
+	}
+	return nil
 }
 
 func viewTenant(t *tenantstore.Tenant) adminTenant {
@@ -31,7 +57,9 @@ func viewTenant(t *tenantstore.Tenant) adminTenant {
 	if v.Domains == nil {
 		v.Domains = []tenantstore.Domain{}
 	}
-	return adminTenant{Tenant: &v}
+	out := adminTenant{Tenant: &v, Database: map[string]any{}}
+	_ = out.merge(v.Placement) // a Placement always marshals
+	return out
 }
 
 type createTenantRequest struct {
@@ -45,6 +73,9 @@ type createTenantRequest struct {
 	// AdoptExisting attaches the tenant to an existing database_url that
 	// already holds tables (409 database_in_use without it).
 	AdoptExisting bool `json:"adopt_existing"`
+	// Server names the registered database server to place the tenant
+	// on; without it the least loaded accepting one is chosen.
+	Server string `json:"server"`
 }
 
 type patchTenantRequest struct {
@@ -75,7 +106,7 @@ func (in createTenantRequest) createRequest() tenantstore.CreateRequest {
 	req := tenantstore.CreateRequest{
 		Name: in.Name, Subdomain: in.Subdomain, AdminEmail: in.AdminEmail,
 		MultiLocation: in.MultiLocation, AdminPassword: in.AdminPassword,
-		Placement: tenantstore.Placement{URL: in.DatabaseURL}, AdoptExisting: in.AdoptExisting,
+		Placement: tenantstore.Placement{URL: in.DatabaseURL}, AdoptExisting: in.AdoptExisting, Server: in.Server,
 	}
 	if in.MaxUsers != nil {
 		req.MaxUsers = *in.MaxUsers
@@ -149,6 +180,11 @@ func (a *Server) showTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := viewTenant(t)
 	v.DatabaseStatus, v.LatencyMS = a.databaseStatus(r.Context(), t)
+	ctx, cancel := context.WithTimeout(r.Context(), databaseStatusTimeout)
+	defer cancel()
+	if err := withUsage(&v, a.m.DatabaseUsage(ctx, t)); err != nil {
+		return err
+	}
 	httpapi.WriteJSON(w, http.StatusOK, v)
 	return nil
 }

@@ -43,7 +43,11 @@ type adminEnv struct {
 	txt map[string][]string // the fake DNS of domain verification
 }
 
-func newAdminEnv(t *testing.T) *adminEnv {
+// envOption changes the Manager's and the operations' configuration of a
+// test's adminEnv before they are built.
+type envOption func(*tenantstore.ManagerConfig, *tenantops.Config)
+
+func newAdminEnv(t *testing.T, opts ...envOption) *adminEnv {
 	t.Helper()
 	testenv.Integration(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,7 +78,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.m, err = tenantstore.NewManager(tenantstore.ManagerConfig{
+	mcfg := tenantstore.ManagerConfig{
 		Store: store, DSN: tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }},
 		DatabasePrefix: e.prefix, BaseDomain: "localhost", BcryptCost: 4,
 		LookupTXT: func(_ context.Context, name string) ([]string, error) {
@@ -82,18 +86,23 @@ func newAdminEnv(t *testing.T) *adminEnv {
 			defer e.mu.Unlock()
 			return e.txt[name], nil
 		},
-	})
+	}
+	manifestKeys, err := tenantops.ManifestKeys([]tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ocfg := tenantops.Config{Store: store, DSN: tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }}, Drain: 100 * time.Millisecond,
+		ManifestKeys: manifestKeys}
+	for _, o := range opts {
+		o(&mcfg, &ocfg)
+	}
+	e.m, err = tenantstore.NewManager(mcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.m.Close)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	manifestKeys, err := tenantops.ManifestKeys([]tenanttoken.Key{{ID: "k1", Secret: randomBytes(32)}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: tenantstore.DSNConfig{Template: tmpl, Getenv: func(string) string { return "" }}, Drain: 100 * time.Millisecond,
-		ManifestKeys: manifestKeys})
+	ops, err := tenantops.New(ocfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,11 @@ var (
 	ErrMethodNotAllowed = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"}
 )
 
+// BusyRetryAfter is the Retry-After, in seconds, of 503
+// tenant_database_busy: the connection budget frees up within requests'
+// time, not a breaker's.
+const BusyRetryAfter = 1
+
 // InvalidField is a 400 naming the field at fault.
 func InvalidField(field, message string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Message: message, Field: field}
@@ -67,6 +72,11 @@ func ErrorFor(err error) (apiErr *Error, internal bool) {
 		return ae, false
 	case errors.As(err, &ve):
 		return InvalidField(ve.Field, ve.Message), false
+	case errors.Is(err, tenantpool.ErrBusy):
+		// Checked before the context errors: a wait for the budget that
+		// ran out of time wraps context.DeadlineExceeded too.
+		return &Error{Status: http.StatusServiceUnavailable, Code: "tenant_database_busy",
+			Message: "the server has no database connection free right now; try again shortly", RetryAfter: BusyRetryAfter}, false
 	case errors.Is(err, tenantpool.ErrUnavailable), errors.As(err, &ce):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "tenant_database_unavailable", Message: "the organization's database is unavailable; try again shortly"}, false
 	case errors.Is(err, tenantstore.ErrUnavailable):

@@ -106,7 +106,9 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	if internal {
 		reqctx.Logger(r.Context(), s.log).ErrorContext(r.Context(), "page failed", slog.String("error", err.Error()))
 	}
-	if ae.Status == http.StatusServiceUnavailable {
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	} else if ae.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
 	d := &webpage.Data{Tenant: reqctx.Tenant(r.Context()), Title: http.StatusText(ae.Status), Data: ae.Message}

@@ -92,7 +92,9 @@ func (s *Source) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if internal {
 		reqctx.Logger(r.Context(), s.log).ErrorContext(r.Context(), "request failed", slog.String("error", err.Error()))
 	} else if ae.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", strconv.Itoa(int(s.pools.BreakerRetry().Seconds())))
+		if ae.RetryAfter <= 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(s.pools.BreakerRetry().Seconds())))
+		}
 		s.TripOnConnectError(r, err)
 		reqctx.Logger(r.Context(), s.log).WarnContext(r.Context(), "service unavailable", slog.String("code", ae.Code), slog.String("error", err.Error()))
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tenantgate/tenantgate/internal/testenv"
 )
 
@@ -78,5 +80,58 @@ func BenchmarkAcquireBreakerOpen(b *testing.B) {
 		if _, err := p.Acquire(ctx, "down", bad); err == nil {
 			b.Fatal("Acquire with the breaker open succeeded")
 		}
+	}
+}
+
+// BenchmarkConnAcquire is one query's connection round trip (Acquire and
+// Release of a warm connection) on a plain pgxpool and on a pool under the
+// budget, whose hooks add an AfterRelease check (run by pgxpool in a
+// goroutine).
+func BenchmarkConnAcquire(b *testing.B) {
+	testenv.Integration(b)
+	url := testenv.NewDatabase(b)
+	ctx := context.Background()
+	for _, withBudget := range []bool{false, true} {
+		name := "plain"
+		if withBudget {
+			name = "budget"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg, err := pgxpool.ParseConfig(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.MaxConns = 4
+			if withBudget {
+				NewBudget(BudgetConfig{}).hook(cfg, "t")
+			}
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pool.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := pool.Acquire(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Release()
+			}
+		})
+	}
+}
+
+// BenchmarkBudgetToken is the budget's own cost per new connection when
+// there is room: a token taken and given back.
+func BenchmarkBudgetToken(b *testing.B) {
+	bd := NewBudget(BudgetConfig{Max: 10})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := bd.acquire(ctx, "t"); err != nil {
+			b.Fatal(err)
+		}
+		bd.release()
 	}
 }

@@ -8,10 +8,14 @@ type collector struct {
 
 	open, inUse, waiting, breakers, conns *prometheus.Desc
 	opens, openFailures, evictions, trips *prometheus.Desc
+
+	budgetMax, budgetInUse, budgetWaiting       *prometheus.Desc
+	budgetWaits, budgetTimeouts, budgetReclaims *prometheus.Desc
 }
 
 // NewCollector returns a Prometheus collector of m's state, read at scrape
-// time (metrics tenantgate_tenant_pool_*).
+// time (metrics tenantgate_tenant_pool_*, and tenantgate_tenant_conns_* for
+// its connection budget).
 func NewCollector(m *Manager) prometheus.Collector { return newCollector(m) }
 
 func newCollector(p *Manager) *collector {
@@ -29,12 +33,24 @@ func newCollector(p *Manager) *collector {
 		openFailures: d("open_failures_total", "Failed tenant pool opens (unreachable database)."),
 		evictions:    d("evictions_total", "Tenant pools closed, by reason.", "reason"),
 		trips:        d("breaker_trips_total", "Breakers opened by a connection failure under an open pool."),
+
+		budgetMax:      budgetDesc("budget", "Connections all tenant pools may hold together (TENANT_CONNS_MAX)."),
+		budgetInUse:    budgetDesc("in_use", "Tenant connections open or connecting under the budget."),
+		budgetWaiting:  budgetDesc("waiting", "New tenant connections waiting for room in the budget."),
+		budgetWaits:    budgetDesc("waits_total", "New tenant connections that had to wait for the budget."),
+		budgetTimeouts: budgetDesc("busy_total", "Waits for the budget that ended in 503 tenant_database_busy."),
+		budgetReclaims: budgetDesc("reclaimed_total", "Times idle connections of another tenant were closed to make room."),
 	}
+}
+
+func budgetDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("tenantgate_tenant_conns_"+name, help, nil, nil)
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.waiting, c.breakers, c.conns, c.opens, c.openFailures, c.evictions, c.trips} {
+	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.waiting, c.breakers, c.conns, c.opens, c.openFailures, c.evictions, c.trips,
+		c.budgetMax, c.budgetInUse, c.budgetWaiting, c.budgetWaits, c.budgetTimeouts, c.budgetReclaims} {
 		ch <- d
 	}
 }
@@ -60,4 +76,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	n(c.evictions, s.EvictedLRU, "lru")
 	n(c.evictions, s.EvictedChange, "changed")
 	n(c.trips, s.Tripped)
+	g(c.budgetMax, float64(s.Budget.Max))
+	g(c.budgetInUse, float64(s.Budget.InUse))
+	g(c.budgetWaiting, float64(s.Budget.Waiting))
+	n(c.budgetWaits, s.Budget.Waits)
+	n(c.budgetTimeouts, s.Budget.Timeouts)
+	n(c.budgetReclaims, s.Budget.Reclaims)
 }

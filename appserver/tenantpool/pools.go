@@ -49,6 +49,15 @@ type Config struct {
 	// BreakerRetry is how long a tenant whose database failed fails fast
 	// before one request may try again.
 	BreakerRetry time.Duration
+	// Budget caps the connections of all pools sharing it
+	// (TENANT_CONNS_MAX); the tenant app's and the dashboard's managers
+	// share one. When nil, the manager makes its own from ConnsMax and
+	// ConnsWait.
+	Budget *Budget
+	// ConnsMax and ConnsWait configure the manager's own budget when
+	// Budget is nil (BudgetConfig.Max and Wait).
+	ConnsMax  int
+	ConnsWait time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -72,6 +81,9 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Budget == nil {
+		c.Budget = NewBudget(BudgetConfig{Max: c.ConnsMax, Wait: c.ConnsWait})
+	}
 }
 
 // Manager keeps one pgxpool per tenant database: opened on first use (once,
@@ -85,7 +97,8 @@ func (c *Config) defaults() {
 // all are in use, and count a pool against the budget until its Close has
 // returned, which a cache's evict callback cannot express.
 type Manager struct {
-	cfg Config
+	cfg    Config
+	budget *Budget
 
 	mu        sync.Mutex
 	entries   map[string]*poolEntry // by tenant ID; opening, in use or idle
@@ -127,6 +140,7 @@ func New(cfg Config) *Manager {
 	cfg.defaults()
 	p := &Manager{
 		cfg:       cfg,
+		budget:    cfg.Budget,
 		entries:   make(map[string]*poolEntry),
 		breakers:  make(map[string]*breaker),
 		idle:      list.New(),
@@ -134,6 +148,7 @@ func New(cfg Config) *Manager {
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
+	p.budget.addReclaimer(p.reclaimIdle)
 	go p.janitor()
 	return p
 }
@@ -229,10 +244,9 @@ func (p *Manager) Acquire(ctx context.Context, tenantID, dsn string) (*Lease, er
 		p.slots++
 		p.mu.Unlock()
 
-		pool, err := p.open(ctx, dsn)
+		pool, err := p.open(ctx, tenantID, dsn)
 		p.mu.Lock()
 		if err != nil {
-			p.openFailures.Add(1)
 			e.err = err
 			if p.entries[tenantID] == e {
 				delete(p.entries, tenantID)
@@ -240,7 +254,16 @@ func (p *Manager) Acquire(ctx context.Context, tenantID, dsn string) (*Lease, er
 			e.retired = true
 			p.slots--
 			p.signalLocked()
-			p.breakers[tenantID] = &breaker{err: err, nextTry: p.cfg.Now().Add(p.cfg.BreakerRetry)}
+			if errors.Is(err, ErrBusy) {
+				// The budget was full, the database may be fine: no
+				// breaker; a breaker being probed may probe again.
+				if b := p.breakers[tenantID]; b != nil {
+					b.probing = false
+				}
+			} else {
+				p.openFailures.Add(1)
+				p.breakers[tenantID] = &breaker{err: err, nextTry: p.cfg.Now().Add(p.cfg.BreakerRetry)}
+			}
 		} else {
 			p.opens.Add(1)
 			e.pool = pool
@@ -262,6 +285,9 @@ func (p *Manager) await(ctx context.Context, e *poolEntry) (*Lease, error) {
 	}
 	if e.err != nil {
 		p.release(e)
+		if errors.Is(e.err, ErrBusy) {
+			return nil, e.err
+		}
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, e.err)
 	}
 	return &Lease{p: p, e: e}, nil
@@ -269,8 +295,10 @@ func (p *Manager) await(ctx context.Context, e *poolEntry) (*Lease, error) {
 
 // open creates a pool and checks it with one connection. It is detached from
 // the request's cancellation: waiters share its result, and a client going
-// away must not trip the breaker.
-func (p *Manager) open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+// away must not trip the breaker. Its first connection, like every other,
+// waits for the budget, so the time allowed is the budget's wait plus
+// ConnectTimeout.
+func (p *Manager) open(ctx context.Context, tenantID, dsn string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing tenant database URL: %w", err)
@@ -279,7 +307,8 @@ func (p *Manager) open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	cfg.MinConns = 0
 	cfg.MaxConnIdleTime = min(defaultConnMaxIdleTime, p.cfg.IdleTimeout)
 	cfg.ConnConfig.ConnectTimeout = p.cfg.ConnectTimeout
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ConnectTimeout)
+	p.budget.hook(cfg, tenantID)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.budget.wait+p.cfg.ConnectTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -287,6 +316,9 @@ func (p *Manager) open(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
+		if errors.Is(err, ErrBusy) {
+			return nil, fmt.Errorf("opening tenant pool: %w", err)
+		}
 		return nil, fmt.Errorf("connecting to tenant database: %w", err)
 	}
 	return pool, nil
@@ -344,6 +376,47 @@ func (p *Manager) closeRetired(e *poolEntry) {
 func (p *Manager) signalLocked() {
 	close(p.slotFreed)
 	p.slotFreed = make(chan struct{})
+}
+
+// reclaimIdle closes one idle connection of a tenant other than exclude,
+// from the least recently used pool that has one, and gives its token
+// back; it reports whether it found one.
+func (p *Manager) reclaimIdle(exclude string) bool {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return false
+	}
+	var pools []*pgxpool.Pool
+	for el := p.idle.Back(); el != nil; el = el.Prev() {
+		if e := el.Value.(*poolEntry); e.tenantID != exclude {
+			pools = append(pools, e.pool)
+		}
+	}
+	for _, e := range p.entries {
+		if e.refs > 0 && e.pool != nil && e.tenantID != exclude {
+			pools = append(pools, e.pool)
+		}
+	}
+	p.mu.Unlock()
+	for _, pool := range pools {
+		if pool.Stat().IdleConns() == 0 {
+			continue
+		}
+		conns := pool.AcquireAllIdle(context.Background())
+		if len(conns) == 0 {
+			continue
+		}
+		for _, c := range conns[1:] {
+			c.Release()
+		}
+		// Taken out of the pool, so pgxpool's BeforeClose will not run:
+		// close it here and give its token back.
+		closeAndWait(conns[0].Hijack())
+		p.budget.release()
+		return true
+	}
+	return false
 }
 
 // Invalidate retires the tenant's pool (closed as soon as no request holds
@@ -457,6 +530,7 @@ type Stats struct {
 	Tripped       int64 // breakers opened by a failure under an open pool
 	AcquiredConns int32 // connections in use, all pools
 	IdleConns     int32 // idle connections, all pools
+	Budget        BudgetStats
 }
 
 // Stats returns a snapshot of the manager.
@@ -490,8 +564,12 @@ func (p *Manager) Stats() Stats {
 	s.EvictedLRU = p.evictLRU.Load()
 	s.EvictedChange = p.evictChanged.Load()
 	s.Tripped = p.tripped.Load()
+	s.Budget = p.budget.Stats()
 	return s
 }
+
+// Budget returns the connection budget the manager's pools share.
+func (p *Manager) Budget() *Budget { return p.budget }
 
 // BreakerRetry is how long a tenant whose database failed is refused before
 // one request may try again (Config.BreakerRetry after defaults); the tenant

@@ -3,8 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -269,13 +267,9 @@ func TestEdgeShedsFairly(t *testing.T) {
 func TestEdgeLimitChangeReachesEveryEdge(t *testing.T) {
 	testenv.Integration(t)
 	bin := appserverBinary(t)
-	keyString, _ := newKeys(t)
-	tok := make([]byte, 24)
-	_, _ = rand.Read(tok)
-	adminToken := "tga_" + hex.EncodeToString(tok)
-	dbURL := withDatabase(t)
+	env, adminToken := newStackEnv(t)
 	ctx := context.Background()
-	store, err := tenantstore.Open(ctx, dbURL)
+	store, err := tenantstore.Open(ctx, env["DATABASE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,15 +279,6 @@ func TestEdgeLimitChangeReachesEveryEdge(t *testing.T) {
 			Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_" + sub}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	env := map[string]string{
-		"DATABASE_URL":        dbURL,
-		"REDIS_URL":           testenv.RedisURL(),
-		"REDIS_KEY_PREFIX":    testenv.KeyPrefix(t),
-		"TENANT_DB_PREFIX":    testenv.TenantPrefix(t),
-		"TENANT_SIGNING_KEYS": keyString,
-		"ADMIN_TOKENS":        adminToken,
-		"BASE_DOMAIN":         "localhost",
 	}
 	_, adminAddr := startAppserver(t, bin, env)
 	env["ADMIN_UPSTREAMS"] = adminAddr

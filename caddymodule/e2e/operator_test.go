@@ -32,22 +32,10 @@ func startAppStack(t *testing.T, setup func(dbURL string)) *appStack {
 	t.Helper()
 	testenv.Integration(t)
 	bin := appserverBinary(t)
-	keyString, _ := newKeys(t)
-	tok := make([]byte, 24)
-	_, _ = rand.Read(tok)
-	s := &appStack{adminToken: "tga_" + hex.EncodeToString(tok)}
-	dbURL := withDatabase(t)
+	env, adminToken := newStackEnv(t)
+	s := &appStack{adminToken: adminToken}
 	if setup != nil {
-		setup(dbURL)
-	}
-	env := map[string]string{
-		"DATABASE_URL":        dbURL,
-		"REDIS_URL":           testenv.RedisURL(),
-		"REDIS_KEY_PREFIX":    testenv.KeyPrefix(t),
-		"TENANT_DB_PREFIX":    testenv.TenantPrefix(t),
-		"TENANT_SIGNING_KEYS": keyString,
-		"ADMIN_TOKENS":        s.adminToken,
-		"BASE_DOMAIN":         "localhost",
+		setup(env["DATABASE_URL"])
 	}
 	appAddr, adminAddr := startAppserver(t, bin, env)
 	edgeEnv := map[string]string{"ADMIN_UPSTREAMS": adminAddr}
@@ -56,6 +44,26 @@ func startAppStack(t *testing.T, setup func(dbURL string)) *appStack {
 	}
 	s.edge = startEdge(t, appAddr, edgeEnv)
 	return s
+}
+
+// newStackEnv returns the environment the appserver and the edges of one
+// test share (a private control plane, Redis prefix, tenant database prefix,
+// signing keys) and the admin token in it.
+func newStackEnv(t *testing.T) (env map[string]string, adminToken string) {
+	t.Helper()
+	keyString, _ := newKeys(t)
+	tok := make([]byte, 24)
+	_, _ = rand.Read(tok)
+	adminToken = "tga_" + hex.EncodeToString(tok)
+	return map[string]string{
+		"DATABASE_URL":        withDatabase(t),
+		"REDIS_URL":           testenv.RedisURL(),
+		"REDIS_KEY_PREFIX":    testenv.KeyPrefix(t),
+		"TENANT_DB_PREFIX":    testenv.TenantPrefix(t),
+		"TENANT_SIGNING_KEYS": keyString,
+		"ADMIN_TOKENS":        adminToken,
+		"BASE_DOMAIN":         "localhost",
+	}, adminToken
 }
 
 // startAppserver runs bin with env on two free ports and waits for its

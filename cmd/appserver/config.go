@@ -24,6 +24,14 @@ const (
 	// minAdminTokenLength is the shortest admin token accepted: a bearer
 	// token is the whole admin credential, so it must not be guessable.
 	minAdminTokenLength = 32
+	// defaultAppservers is APPSERVERS' default, the two of make run.
+	defaultAppservers = 2
+	// maxConnsBudget caps TENANT_CONNS_MAX and APPSERVERS: PostgreSQL's
+	// max_connections tops out at 262143, so anything beyond is a typo.
+	maxConnsBudget = 262143
+	// maxConnsWait caps TENANT_CONNS_WAIT well below the listener's
+	// write timeout.
+	maxConnsWait = 30 * time.Second
 )
 
 // config is the environment of the appserver.
@@ -45,6 +53,9 @@ type config struct {
 	MaxTenantPools     int
 	PoolMaxConns       int32
 	PoolIdleTimeout    time.Duration
+	ConnsMax           int            // TENANT_CONNS_MAX: connections across all tenant pools
+	ConnsWait          time.Duration  // TENANT_CONNS_WAIT: how long a new connection waits for room
+	Appservers         int            // APPSERVERS: instances sharing the database server, for the start check
 	TrustedProxies     []netip.Prefix // whose X-Forwarded-For/-Proto are believed
 }
 
@@ -116,15 +127,22 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	c.MaxTenantPools = positive("MAX_TENANT_POOLS", tenantpool.DefaultMaxPools)
 	c.PoolMaxConns = int32(min(positive("TENANT_POOL_MAX_CONNS", tenantpool.DefaultMaxConns), 1000))
-	c.PoolIdleTimeout = tenantpool.DefaultIdleTimeout
-	if v := getenv("TENANT_POOL_IDLE_TIMEOUT"); v != "" {
+	duration := func(k string, def time.Duration, example string) time.Duration {
+		v := getenv(k)
+		if v == "" {
+			return def
+		}
 		d, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("TENANT_POOL_IDLE_TIMEOUT must be a positive duration such as 5m, got %q", v))
-		} else {
-			c.PoolIdleTimeout = d
+			errs = append(errs, fmt.Errorf("%s must be a positive duration such as %s, got %q", k, example, v))
+			return def
 		}
+		return d
 	}
+	c.PoolIdleTimeout = duration("TENANT_POOL_IDLE_TIMEOUT", tenantpool.DefaultIdleTimeout, "5m")
+	c.ConnsMax = min(positive("TENANT_CONNS_MAX", tenantpool.DefaultConnsMax), maxConnsBudget)
+	c.ConnsWait = min(duration("TENANT_CONNS_WAIT", tenantpool.DefaultConnsWait, "2s"), maxConnsWait)
+	c.Appservers = min(positive("APPSERVERS", defaultAppservers), maxConnsBudget)
 	c.TrustedProxies = clientinfo.DefaultTrustedProxies
 	if v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v != "" {
 		p, err := clientinfo.ParseTrustedProxies(v)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 )
 
 // Admin tokens of the minimum length (32 characters).
@@ -41,6 +43,25 @@ func TestConfigFromEnv(t *testing.T) {
 		if c.MetricsAddr != "" {
 			t.Errorf("MetricsAddr = %q, want none by default", c.MetricsAddr)
 		}
+		if c.ConnsMax != 25 || c.ConnsWait != 2*time.Second || c.Appservers != 2 {
+			t.Errorf("connection budget defaults = %d, %s, %d appservers; want 25, 2s, 2", c.ConnsMax, c.ConnsWait, c.Appservers)
+		}
+	})
+	t.Run("connection budget", func(t *testing.T) {
+		c, err := configFromEnv(with("TENANT_CONNS_MAX", "30", "TENANT_CONNS_WAIT", "500ms", "APPSERVERS", "3"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ConnsMax != 30 || c.ConnsWait != 500*time.Millisecond || c.Appservers != 3 {
+			t.Errorf("budget overrides = %d, %s, %d; want 30, 500ms, 3", c.ConnsMax, c.ConnsWait, c.Appservers)
+		}
+		c, err = configFromEnv(with("TENANT_CONNS_MAX", "9999999", "TENANT_CONNS_WAIT", "1h"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ConnsMax != maxConnsBudget || c.ConnsWait != maxConnsWait {
+			t.Errorf("huge budget values = %d, %s; want capped at %d, %s", c.ConnsMax, c.ConnsWait, maxConnsBudget, maxConnsWait)
+		}
 	})
 	t.Run("overrides", func(t *testing.T) {
 		c, err := configFromEnv(with("APP_ADDR", "127.0.0.1:23000", "MAX_TENANT_POOLS", "10", "TENANT_POOL_MAX_CONNS", "2", "TENANT_POOL_IDLE_TIMEOUT", "30s"))
@@ -61,6 +82,12 @@ func TestConfigFromEnv(t *testing.T) {
 		{"pools not a number", "MAX_TENANT_POOLS", "many", "MAX_TENANT_POOLS"},
 		{"zero conns", "TENANT_POOL_MAX_CONNS", "0", "TENANT_POOL_MAX_CONNS"},
 		{"bad idle timeout", "TENANT_POOL_IDLE_TIMEOUT", "5", "TENANT_POOL_IDLE_TIMEOUT"},
+		{"zero budget", "TENANT_CONNS_MAX", "0", "TENANT_CONNS_MAX"},
+		{"negative budget", "TENANT_CONNS_MAX", "-10", "TENANT_CONNS_MAX"},
+		{"budget beyond int", "TENANT_CONNS_MAX", "99999999999999999999999", "TENANT_CONNS_MAX"},
+		{"negative wait", "TENANT_CONNS_WAIT", "-2s", "TENANT_CONNS_WAIT"},
+		{"wait without unit", "TENANT_CONNS_WAIT", "2", "TENANT_CONNS_WAIT"},
+		{"no appservers", "APPSERVERS", "0", "APPSERVERS"},
 		{"template without placeholder", "TENANT_DATABASE_TEMPLATE", "postgres://h/db", "{database}"},
 	}
 	for _, tc := range bad {
@@ -81,4 +108,18 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("configFromEnv error = %v, want no token", err)
 		}
 	})
+}
+
+// The start check's plan: make run's defaults fit PostgreSQL's default 100
+// connections (3 reserved for superusers); the old 200 pools × 4 did not.
+func TestCapacityPlanOfDefaults(t *testing.T) {
+	pg := tenantpool.ServerLimits{MaxConnections: 100, SuperuserReserved: 3}
+	defaults := config{Appservers: defaultAppservers, ConnsMax: tenantpool.DefaultConnsMax}
+	if p := capacityPlan(defaults, 2); !p.Fits(pg) {
+		t.Errorf("defaults on 2 CPUs need %d connections, more than the %d of a default PostgreSQL", p.Need(), pg.Available())
+	}
+	old := config{Appservers: 2, ConnsMax: tenantpool.DefaultMaxPools * tenantpool.DefaultMaxConns}
+	if p := capacityPlan(old, 2); p.Fits(pg) {
+		t.Errorf("200 pools × 4 per appserver (need %d) fits a default PostgreSQL, want a warning", p.Need())
+	}
 }

@@ -122,7 +122,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn, ManifestKeys: manifestKeys})
+	ops, err := tenantops.New(tenantops.Config{Store: store, DSN: dsn, Servers: store, ManifestKeys: manifestKeys})
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,13 @@ func run() error {
 	// the edge proxies), and without one on METRICS_ADDR when set.
 	metrics := appserver.MetricsHandler(registry)
 
+	// One budget for the tenant app's pools and the dashboard's: together
+	// they hold at most TENANT_CONNS_MAX connections.
+	budget := tenantpool.NewBudget(tenantpool.BudgetConfig{Max: cfg.ConnsMax, Wait: cfg.ConnsWait})
+	checkServerCapacity(ctx, log, cfg, dsn)
+
 	adm, err := admin.New(admin.Config{
+		Pools:   tenantpool.Config{Budget: budget},
 		Manager: mgr, Tokens: cfg.AdminTokens, Logger: log, Metrics: metrics,
 		LoginLimiter: limiter, TrustedProxies: cfg.TrustedProxies,
 		Ops: &admin.Ops{Ops: ops, Jobs: jobs, BackupDir: cfg.BackupDir},
@@ -165,6 +171,7 @@ func run() error {
 			MaxPools:    cfg.MaxTenantPools,
 			MaxConns:    cfg.PoolMaxConns,
 			IdleTimeout: cfg.PoolIdleTimeout,
+			Budget:      budget,
 		},
 		Ready: func(ctx context.Context) error {
 			if err := store.Ping(ctx); err != nil {

@@ -107,6 +107,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	if errors.Is(err, silentFailure) {
 		return exitFailed
 	}
+	if es := exitStatus(0); errors.As(err, &es) {
+		return int(es) // psql's (dbshell), which reported its own errors
+	}
 	code := exitCode(err)
 	a.report(err, code)
 	return code
@@ -128,6 +131,8 @@ func (a *app) hint(err error, code int) string {
 	case errors.Is(err, tenantstore.ErrUnavailable):
 		return fmt.Sprintf("check that PostgreSQL is running at DATABASE_URL (%s) and the tenant database servers",
 			tenantstore.RedactURL(a.env("DATABASE_URL", defaultDatabaseURL)))
+	case serverField(err):
+		return "run 'tenantctl servers list' to see the database servers, their load and which are draining"
 	case errors.Is(err, tenantstore.ErrConflict):
 		return "run 'tenantctl show <subdomain>' to see the tenant as it is now"
 	}

@@ -121,8 +121,8 @@ func TestCLIRenameMaintenanceDomainsJobs(t *testing.T) {
 	t.Run("migrate and check --json", func(t *testing.T) {
 		out, _ := c.must(0, "migrate", "--check", "--json")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) != 2 {
-			t.Fatalf("migrate --check --json = %d lines, want 2:\n%s", len(lines), out)
+		if len(lines) != 3 || !strings.Contains(lines[2], `"type":"summary"`) {
+			t.Fatalf("migrate --check --json = %d lines, want 2 tenants and a summary:\n%s", len(lines), out)
 		}
 		var m struct {
 			Subdomain, Status string

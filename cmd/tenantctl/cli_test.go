@@ -155,6 +155,11 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"create", "Acme", "acme", "a@b.test", "--admin-password-env", "UNSET_VAR"},
 		{"locations", "add", "acme", "--name", "x"}, // --code missing
 		{"migrate", "--parallel", "0"},
+		{"migrate", "--canary", "-1"},
+		{"migrate", "--max-failures", "-2"},
+		{"migrate", "--check", "--resume"},
+		{"migrate", "--tenant", "acme", "--canary", "2"},
+		{"migrate", "--resume", "--canary", "3"},
 		{"locations"},
 	} {
 		code, _, errs := c.run(args...)
@@ -244,7 +249,7 @@ func TestCLIMigrate(t *testing.T) {
 			t.Errorf("migrate output lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(errs, "1 tenant(s) failed") || !strings.Contains(errs, "tenantctl migrate --tenant") {
+	if !strings.Contains(errs, "1 tenant(s) failed") || !strings.Contains(errs, "tenantctl migrate --resume") {
 		t.Errorf("migrate stderr = %q; want the failure count and what to do", errs)
 	}
 

@@ -1,6 +1,8 @@
 // Command tenantctl is the operator CLI of tenantgate: create, list, show,
 // suspend, activate and delete tenants, manage their locations and custom
-// domains, migrate and check every tenant database (SPEC §8).
+// domains, migrate and check every tenant database (SPEC §8), register the
+// database servers tenants are placed on, roll migrations out over the fleet
+// as recorded runs, and open psql as a tenant (SPEC §12).
 //
 // Configuration comes from the environment (SPEC §3): DATABASE_URL,
 // TENANT_DATABASE_TEMPLATE, TENANT_DB_PREFIX, TENANT_<SUB>_DATABASE_URL,

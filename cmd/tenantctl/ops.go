@@ -44,6 +44,7 @@ func (a *app) operations(ctx context.Context, drain time.Duration) (*tenantops.O
 		Store:        a.store,
 		DSN:          tenantstore.DSNConfig{Template: template, Getenv: a.getenv},
 		Drain:        drain,
+		Servers:      a.store,
 		ManifestKeys: keys, // none: move works, backup and restore say what to set
 	})
 	if err != nil {
@@ -172,20 +173,25 @@ func (a *app) restoreCommand() *cobra.Command {
 }
 
 func (a *app) moveCommand() *cobra.Command {
-	var newURL string
+	var newURL, toServer string
 	var drain time.Duration
 	cmd := &cobra.Command{
-		Use:   "move <subdomain> --new-url URL",
+		Use:   "move <subdomain> --to-server NAME | --new-url URL",
 		Short: "Move a tenant's database to another server: maintenance → copy → verify → switch → active",
 		Long: "Creates the database named in --new-url (it must not exist), puts the tenant in maintenance (requests get 503\n" +
 			"with Retry-After), waits --drain for requests under way, copies the database with pg_dump/pg_restore, verifies\n" +
 			"the migration version and every table's row count, switches the tenant to --new-url and makes it active again.\n" +
-			"Any failure before the switch drops the copy and makes the tenant active on its old database, untouched.",
+			"Any failure before the switch drops the copy and makes the tenant active on its old database, untouched.\n" +
+			"--to-server moves it to a registered database server (tenantctl servers list) instead, with that server's\n" +
+			"operator credentials; the tenant gets its own login role there either way.",
 		Args: exactArgs(1, "<subdomain>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, sub := cmd.Context(), args[0]
 			if drain < 0 {
 				return usageError{fmt.Errorf("--drain must not be negative")}
+			}
+			if (newURL == "") == (toServer == "") {
+				return usageError{fmt.Errorf("give --to-server NAME or --new-url URL (one of them)")}
 			}
 			ops, jobs, err := a.operations(ctx, drain)
 			if err != nil {
@@ -198,7 +204,12 @@ func (a *app) moveCommand() *cobra.Command {
 			_, err = jobs.Run(ctx, tenantops.KindMove, sub, func(ctx context.Context, progress func(string)) (any, error) {
 				show, stop := a.progress("move", sub, progress)
 				defer stop()
-				r, err := ops.Move(ctx, sub, newURL, tenantops.MoveOptions{}, show)
+				move := ops.Move
+				target := newURL
+				if toServer != "" {
+					move, target = ops.MoveToServer, toServer
+				}
+				r, err := move(ctx, sub, target, tenantops.MoveOptions{}, show)
 				res = r
 				return r, err
 			})
@@ -213,8 +224,8 @@ func (a *app) moveCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&newURL, "new-url", "", "postgres:// URL of the new database (its user must be able to create it)")
+	cmd.Flags().StringVar(&toServer, "to-server", "", "registered database server to move the tenant to")
 	cmd.Flags().DurationVar(&drain, "drain", tenantops.DefaultDrain, "how long to wait in maintenance for requests under way")
-	_ = cmd.MarkFlagRequired("new-url")
 	return cmd
 }
 

@@ -20,14 +20,19 @@ func (a *app) createCommand() *cobra.Command {
 		pwEnv, dbURL, dbHost, dbUser, dbPwEnv, dbName string
 		dbPort                                        int
 		adopt                                         bool
+		server                                        string
 	)
 	cmd := &cobra.Command{
 		Use:   "create <name> <subdomain> <admin_email>",
 		Short: "Create a tenant: its database, login role, schema and first admin user",
-		Long: `Create a tenant. Without --database-* flags its database is made on the server of
-TENANT_DATABASE_TEMPLATE, copied from a pre-migrated template, with a login role that
-may connect to that database only; when a renamed or deleted tenant still holds the
-derived name, a short suffix makes a fresh one. With --database-url whose user is a
+		Long: `Create a tenant. Without --database-* flags its database is placed on a registered
+database server (tenantctl servers): the one --server names, or else the least loaded one
+that accepts tenants (not draining, under capacity; fewest tenants against capacity, then
+smallest total database size). On "default", the server of TENANT_DATABASE_TEMPLATE, it is
+copied from a pre-migrated template; on another, created and migrated there with that
+server's operator credentials. Either way it gets a login role that may connect to that
+database only; when a renamed or deleted tenant still holds the derived name, a short
+suffix makes a fresh one. With --database-url whose user is a
 superuser or may create roles, those credentials only do the work, as for move: the
 tenant gets its own login role on that server, owner of the database (created when
 missing, or given to it) and of its objects, which only it may connect to, and the URL
@@ -59,6 +64,7 @@ password is read from --admin-password-env, or generated and printed once.`,
 			}
 			req.DatabaseName = dbName
 			req.AdoptExisting = adopt
+			req.Server = server
 			mgr, err := a.manager(cmd.Context())
 			if err != nil {
 				return err
@@ -67,7 +73,11 @@ password is read from --admin-password-env, or generated and printed once.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "created tenant %s (%s), id %s, database %s\n", t.Subdomain, t.Name, t.ID, t.DatabaseName)
+			where := ""
+			if s, err := mgr.ServerOf(cmd.Context(), t); err == nil {
+				where = " on server " + s.Name
+			}
+			fmt.Fprintf(a.stdout, "created tenant %s (%s), id %s, database %s%s\n", t.Subdomain, t.Name, t.ID, t.DatabaseName, where)
 			fmt.Fprintf(a.stdout, "admin user: %s\n", t.AdminEmail)
 			if pw != "" {
 				fmt.Fprintf(a.stdout, "admin password: %s\n  (shown once: store it now)\n", pw)
@@ -86,6 +96,7 @@ password is read from --admin-password-env, or generated and printed once.`,
 	f.StringVar(&dbPwEnv, "database-password-env", "", "environment variable holding the database password (read on every connect)")
 	f.StringVar(&dbName, "database-name", "", "database name (default: TENANT_DB_PREFIX + subdomain)")
 	f.BoolVar(&adopt, "adopt-existing", false, "attach the tenant to an existing database that already holds tables")
+	f.StringVar(&server, "server", "", "registered database server to place the database on (default: the least loaded accepting one)")
 	return cmd
 }
 
@@ -159,19 +170,21 @@ func (a *app) showCommand() *cobra.Command {
 				return err
 			}
 			latency, dbErr := mgr.DatabaseStatus(ctx, t)
+			usage := mgr.DatabaseUsage(ctx, t)
 			if asJSON {
 				out := struct {
 					*tenantstore.Tenant
 					Locations      []tenantstore.Location `json:"locations"`
 					DatabaseStatus string                 `json:"database_status"`
 					LatencyMS      float64                `json:"database_latency_ms,omitempty"`
-				}{t, locs, "ok", float64(latency.Microseconds()) / 1000}
+					Usage          tenantstore.Usage      `json:"database_usage"`
+				}{t, locs, "ok", float64(latency.Microseconds()) / 1000, usage}
 				if dbErr != nil {
 					out.DatabaseStatus = "unreachable"
 				}
 				return json.NewEncoder(a.stdout).Encode(out)
 			}
-			printTenant(a.stdout, t, locs, latency, dbErr)
+			printTenant(a.stdout, t, locs, latency, dbErr, usage)
 			return nil
 		},
 	}
@@ -179,7 +192,7 @@ func (a *app) showCommand() *cobra.Command {
 	return cmd
 }
 
-func printTenant(w io.Writer, t *tenantstore.Tenant, locs []tenantstore.Location, latency time.Duration, dbErr error) {
+func printTenant(w io.Writer, t *tenantstore.Tenant, locs []tenantstore.Location, latency time.Duration, dbErr error, usage tenantstore.Usage) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := t.Placement
 	db := fmt.Sprintf("%s (%s placement", t.DatabaseName, p.Kind())
@@ -201,6 +214,7 @@ func printTenant(w io.Writer, t *tenantstore.Tenant, locs []tenantstore.Location
 		{"subdomain", t.Subdomain}, {"name", t.Name}, {"id", t.ID}, {"status", string(t.Status)},
 		{"admin email", t.AdminEmail}, {"max users", fmt.Sprint(t.MaxUsers)},
 		{"multi-location", yesNo(t.MultiLocation, "yes", "no")}, {"database", db}, {"database status", status},
+		{"database server", usageServer(usage)}, {"database size", usageText(usage)},
 		{"created", t.CreatedAt.UTC().Format(time.RFC3339)}, {"updated", t.UpdatedAt.UTC().Format(time.RFC3339)},
 		{"version", fmt.Sprint(t.Version)},
 	} {
@@ -338,4 +352,22 @@ its database, users and custom domains.`,
 			return nil
 		},
 	}
+}
+
+// usageServer names the tenant's database server: its registered name and
+// "host:port".
+func usageServer(u tenantstore.Usage) string {
+	if u.Server == "" {
+		return u.ServerHost + " (not registered)"
+	}
+	return u.Server + " (" + u.ServerHost + ")"
+}
+
+// usageText is the database's size and open connections, or why they are
+// unknown.
+func usageText(u tenantstore.Usage) string {
+	if u.SizeBytes == nil || u.Connections == nil {
+		return "unknown: " + u.Error
+	}
+	return fmt.Sprintf("%s, %d open connection(s)", sizeText(u.SizeBytes), *u.Connections)
 }
