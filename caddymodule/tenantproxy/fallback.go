@@ -27,7 +27,7 @@ type fallbackKey struct{}
 func (h *Handler) setupFallback() {
 	h.fbTrans = &http.Transport{
 		DialContext:         h.dialer.DialContext,
-		MaxIdleConnsPerHost: 32,
+		MaxIdleConnsPerHost: h.MaxIdlePerHost,
 		IdleConnTimeout:     time.Duration(h.KeepAlive),
 		// The upstreams are the project's appservers, reached directly:
 		// no HTTP_PROXY, no HTTP/2, no added Accept-Encoding.
@@ -44,6 +44,10 @@ func (h *Handler) setupFallback() {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = st.u.addr
 			pr.Out.Host = pr.In.Host
+			// Request trailers arrive in the server's map when the body
+			// reaches EOF (and the tenant handler strips X-Tenant* ones
+			// from it then); Clone gave Out a copy that would stay empty.
+			pr.Out.Trailer = pr.In.Trailer
 			f := forwardedFor(pr.In)
 			if f.xff != "" {
 				pr.Out.Header["X-Forwarded-For"] = []string{f.xff}

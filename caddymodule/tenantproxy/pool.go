@@ -23,8 +23,9 @@ type pool struct {
 	maxIdle int
 	ttl     time.Duration
 
-	mu   sync.Mutex
-	idle []*conn
+	mu     sync.Mutex
+	idle   []*conn
+	closed bool // after Cleanup: connections still in use are closed when done
 }
 
 // conn is one kept-open connection to an upstream with its buffers.
@@ -77,7 +78,7 @@ func (p *pool) get(ctx context.Context) (c *conn, reused bool, err error) {
 func (p *pool) put(c *conn) {
 	c.idleSince = time.Now()
 	p.mu.Lock()
-	if len(p.idle) < p.maxIdle {
+	if !p.closed && len(p.idle) < p.maxIdle {
 		p.idle = append(p.idle, c)
 		p.mu.Unlock()
 		return
@@ -86,11 +87,13 @@ func (p *pool) put(c *conn) {
 	c.nc.Close()
 }
 
-// closeIdle closes every idle connection.
-func (p *pool) closeIdle() {
+// close closes every idle connection, and every other one when its
+// request ends (a config reload replaces the handler while requests run).
+func (p *pool) close() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
+	p.closed = true
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.nc.Close()

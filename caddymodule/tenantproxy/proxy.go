@@ -228,7 +228,7 @@ func (h *Handler) Cleanup() error {
 	}
 	h.wg.Wait()
 	for _, u := range h.ups {
-		u.pool.closeIdle()
+		u.pool.close()
 	}
 	if h.fbTrans != nil {
 		h.fbTrans.CloseIdleConnections()

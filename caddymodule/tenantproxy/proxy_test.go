@@ -603,3 +603,23 @@ func TestOptionsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestTrailersPassThrough(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "X-Checksum=%s", r.Trailer.Get("X-Checksum"))
+	}))
+	defer up.Close()
+	p := startProxy(t, &Handler{Upstreams: []string{strings.TrimPrefix(up.URL, "http://")}})
+	req, _ := http.NewRequest(http.MethodPost, p.URL, io.MultiReader(strings.NewReader("body")))
+	req.Trailer = http.Header{"X-Checksum": {"abc"}}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "X-Checksum=abc" {
+		t.Errorf("upstream saw %q, want the request's trailer", got)
+	}
+}
