@@ -174,7 +174,7 @@ func TestSkipsUpstreamWhoseDialFails(t *testing.T) {
 			t.Fatalf("GET %d: status %d body %q, want the live upstream", i, resp.StatusCode, body)
 		}
 	}
-	if h.ups[0].available() {
+	if h.ups[0].available(false) {
 		t.Errorf("the upstream whose dial failed is still available; want it skipped for fail_duration")
 	}
 	resp, err := http.Post(p.URL, "text/plain", strings.NewReader("x"))
@@ -621,5 +621,31 @@ func TestRequestTrailersPassThrough(t *testing.T) {
 	resp.Body.Close()
 	if string(got) != "X-Checksum=abc" {
 		t.Errorf("upstream saw %q, want the request's trailer", got)
+	}
+}
+
+func TestUpstreamBackBeforeFailDurationIsTried(t *testing.T) {
+	// One upstream whose dial failed: rather than 502 for fail_duration,
+	// the next request tries it again, and gets the restarted server.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	h := &Handler{Upstreams: []string{addr}, FailDuration: caddy.Duration(time.Hour)}
+	p := startProxy(t, h)
+	if resp, _ := get(t, p.URL, nil); resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("upstream not listening: status %d, want 502", resp.StatusCode)
+	}
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "back") })}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	if resp, body := get(t, p.URL, nil); resp.StatusCode != 200 || body != "back" {
+		t.Errorf("upstream back up within fail_duration: status %d %q, want its answer", resp.StatusCode, body)
 	}
 }

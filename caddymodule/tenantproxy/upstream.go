@@ -24,10 +24,14 @@ type upstream struct {
 	downUntil atomic.Int64
 }
 
-// available reports whether u may be sent a request now.
-func (u *upstream) available() bool {
+// available reports whether u may be sent a request now; with
+// ignorePassive, whether its health check passes, whatever its dials did.
+func (u *upstream) available(ignorePassive bool) bool {
 	if !u.healthy.Load() {
 		return false
+	}
+	if ignorePassive {
+		return true
 	}
 	d := u.downUntil.Load()
 	return d == 0 || time.Now().UnixNano() >= d
@@ -39,11 +43,21 @@ func (u *upstream) markDown(d time.Duration) {
 }
 
 // pick chooses an available upstream not in tried (a bit set of idx), or
-// returns nil.
+// returns nil. When every untried upstream is down only because a dial
+// failed within fail_duration, one of them is tried all the same: a 502
+// is certain otherwise, and an appserver that restarted answers again
+// before fail_duration is over.
 func (h *Handler) pick(tried uint64) *upstream {
+	if u := h.pickFrom(tried, false); u != nil {
+		return u
+	}
+	return h.pickFrom(tried, true)
+}
+
+func (h *Handler) pickFrom(tried uint64, ignorePassive bool) *upstream {
 	n := len(h.ups)
 	if n == 1 {
-		if u := h.ups[0]; tried == 0 && u.available() {
+		if u := h.ups[0]; tried == 0 && u.available(ignorePassive) {
 			return u
 		}
 		return nil
@@ -52,7 +66,7 @@ func (h *Handler) pick(tried uint64) *upstream {
 	var best *upstream
 	for i := range n {
 		u := h.ups[(start+i)%n]
-		if tried&(1<<u.idx) != 0 || !u.available() {
+		if tried&(1<<u.idx) != 0 || !u.available(ignorePassive) {
 			continue
 		}
 		if h.roundRob {
