@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -88,10 +90,38 @@ type adminDomain struct {
 	// VerificationRecord is the name of the TXT record that must hold the
 	// verification token.
 	VerificationRecord string `json:"verification_record"`
+	// CertificateStoredAt is when an edge last stored a certificate for
+	// the hostname in the shared certificate storage (issued or renewed);
+	// null when there is none there (not issued yet, or edges that keep
+	// certificates in files).
+	CertificateStoredAt *time.Time `json:"certificate_stored_at"`
 }
 
 func viewDomain(d tenantstore.Domain) adminDomain {
 	return adminDomain{Domain: d, VerificationRecord: tenantstore.VerificationRecord(d.Hostname)}
+}
+
+// viewDomains is viewDomain for each of t's domains, with the certificate
+// status from the shared certificate storage. A failed lookup is logged and
+// leaves the status unknown (null): the domains are still shown.
+func (a *Server) viewDomains(ctx context.Context, t *tenantstore.Tenant) []adminDomain {
+	hosts := make([]string, 0, len(t.Domains))
+	for _, d := range t.Domains {
+		hosts = append(hosts, d.Hostname)
+	}
+	certs, err := a.m.Store().CertificateTimes(ctx, hosts)
+	if err != nil {
+		a.log.WarnContext(ctx, "reading certificate status", "tenant", t.Subdomain, "err", err)
+	}
+	out := make([]adminDomain, 0, len(t.Domains))
+	for _, d := range t.Domains {
+		v := viewDomain(d)
+		if at, ok := certs[d.Hostname]; ok {
+			v.CertificateStoredAt = &at
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 func (a *Server) domainRoutes(api *mux.Router) {
@@ -106,10 +136,7 @@ func (a *Server) listDomains(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := httpapi.Page[adminDomain]{Items: make([]adminDomain, 0, len(t.Domains))}
-	for _, d := range t.Domains {
-		page.Items = append(page.Items, viewDomain(d))
-	}
+	page := httpapi.Page[adminDomain]{Items: a.viewDomains(r.Context(), t)}
 	httpapi.WriteJSON(w, http.StatusOK, page)
 	return nil
 }

@@ -134,9 +134,7 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 	} else {
 		data.DBStatus = "provisioning"
 	}
-	for _, dm := range t.Domains {
-		data.Domains = append(data.Domains, viewDomain(dm))
-	}
+	data.Domains = a.viewDomains(ctx, t)
 	locs, err := a.m.ListLocations(ctx, t.Subdomain)
 	if err != nil {
 		return err

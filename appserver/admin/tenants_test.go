@@ -37,6 +37,7 @@ type adminEnv struct {
 	resB    *resolver.Resolver
 
 	prefix  string // TENANT_DB_PREFIX: every database and role under it is dropped
+	control string // the control-plane database's URL
 	backups string // the backup directory
 
 	mu  sync.Mutex
@@ -73,7 +74,7 @@ func newAdminEnv(t *testing.T, opts ...envOption) *adminEnv {
 	t.Cleanup(func() { resB.Close() })
 	resB.Start(ctx)
 
-	e := &adminEnv{t: t, store: store, resB: resB, txt: map[string][]string{}, prefix: testenv.TenantPrefix(t), backups: t.TempDir()}
+	e := &adminEnv{t: t, store: store, resB: resB, txt: map[string][]string{}, prefix: testenv.TenantPrefix(t), backups: t.TempDir(), control: controlURL}
 	tmpl, err := tenantstore.DefaultTemplate(testenv.PostgresURL())
 	if err != nil {
 		t.Fatal(err)
