@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tenantgate/tenantgate/internal/meter"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -53,6 +54,7 @@ type Handler struct {
 	resolver   hostResolver
 	tokens     *tokenCache
 	guard      *guard // the app's limits; nil: none
+	meter      *meter.Edge
 	retryAfter string
 }
 
@@ -79,6 +81,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.resolver = app.resolver()
 	h.guard = app.guard
+	h.meter = app.meter
 	h.tokens = newTokenCache(signer, time.Now)
 	d := time.Duration(h.RetryAfter)
 	if d <= 0 {
@@ -90,6 +93,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	start := time.Now()
 	host, ok := tenantstore.NormalizeHost(r.Host)
 	if !ok {
 		return caddyhttp.Error(http.StatusBadRequest, errInvalidHost)
@@ -106,6 +110,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		})
 	}
 	logTenant(r, t.Subdomain)
+	if h.meter == nil {
+		return h.serveTenant(w, r, next, t, host)
+	}
+	uw := &usageWriter{ResponseWriter: w}
+	err = h.serveTenant(uw, r, next, t, host)
+	h.meter.Record(t.ID, uw.finalStatus(err), uw.bytes, time.Since(start), errors.Is(err, errRateLimited))
+	return err
+}
+
+// serveTenant serves a request of resolved tenant t at host.
+func (h *Handler) serveTenant(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, t *tenantstore.Tenant, host string) error {
 	switch t.Status {
 	case tenantstore.StatusActive:
 	case tenantstore.StatusSuspended:
