@@ -35,11 +35,11 @@ const MaxUsagePoints = 1440
 // after it (all of them when $5, a per-minute series).
 const usageSeriesSQL = `SELECT hour, requests, status_2xx, status_3xx, status_4xx, status_5xx, rate_limited,
 	bytes_out, latency_buckets, invoices_created, active_users, database_bytes
-FROM usage_hour WHERE NOT $5 AND tenant_id = $1 AND hour >= $2 AND hour < least($3, $4)
+FROM usage_hour WHERE NOT $5::boolean AND tenant_id = $1::uuid AND hour >= $2::timestamptz AND hour < least($3::timestamptz, $4::timestamptz)
 UNION ALL
 SELECT minute, requests, status_2xx, status_3xx, status_4xx, status_5xx, rate_limited,
 	bytes_out, latency_buckets, invoices_created, active_users, database_bytes
-FROM usage_minute WHERE tenant_id = $1 AND minute >= CASE WHEN $5 THEN $2 ELSE greatest($2, $4) END AND minute < $3
+FROM usage_minute WHERE tenant_id = $1::uuid AND minute >= CASE WHEN $5::boolean THEN $2::timestamptz ELSE greatest($2::timestamptz, $4::timestamptz) END AND minute < $3::timestamptz
 ORDER BY 1`
 
 // UsageSeries returns tenantID's usage from from to to (exclusive) in
