@@ -2,6 +2,7 @@ package tenantstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -213,8 +214,10 @@ ON CONFLICT (tenant_id, hour) DO UPDATE SET
 // for late flushes), clears the user ids of minutes that will not be
 // rolled again, and deletes minutes older than UsageMinuteRetention and
 // hours older than UsageHourRetention, all as of now. One process does it
-// at a time: the others, finding the advisory lock held, skip.
-func (s *Store) RollupUsage(ctx context.Context, now time.Time) (RollupResult, error) {
+// at a time: the others, finding the advisory lock held, skip, and so does
+// any process when one ran less than minGap ago (so of several appservers
+// running it on a timer, about one does the work each round).
+func (s *Store) RollupUsage(ctx context.Context, now time.Time, minGap time.Duration) (RollupResult, error) {
 	var res RollupResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var locked bool
@@ -228,9 +231,13 @@ func (s *Store) RollupUsage(ctx context.Context, now time.Time) (RollupResult, e
 		now = now.UTC()
 		oldest := now.Add(-UsageMinuteRetention).Truncate(time.Hour)
 		until := now.Add(-usageRollupGrace).Truncate(time.Hour)
-		var rolled *time.Time
-		if err := tx.QueryRow(ctx, "SELECT rolled_until FROM usage_rollup").Scan(&rolled); err != nil && err != pgx.ErrNoRows {
+		var rolled, ran *time.Time
+		if err := tx.QueryRow(ctx, "SELECT rolled_until, ran_at FROM usage_rollup").Scan(&rolled, &ran); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
+		}
+		if ran != nil && minGap > 0 && now.Sub(*ran) < minGap {
+			res.Skipped = true
+			return nil
 		}
 		from := oldest
 		if rolled != nil && rolled.Add(-usageReroll).After(from) {
@@ -244,11 +251,12 @@ func (s *Store) RollupUsage(ctx context.Context, now time.Time) (RollupResult, e
 			}
 			res.Hours = tag.RowsAffected()
 		}
-		if rolled == nil || until.After(*rolled) {
-			if _, err := tx.Exec(ctx, `INSERT INTO usage_rollup (rolled_until) VALUES ($1)
-				ON CONFLICT (singleton) DO UPDATE SET rolled_until = excluded.rolled_until`, until); err != nil {
-				return err
-			}
+		if rolled != nil && rolled.After(until) {
+			until = *rolled
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO usage_rollup (rolled_until, ran_at) VALUES ($1, $2)
+			ON CONFLICT (singleton) DO UPDATE SET rolled_until = excluded.rolled_until, ran_at = excluded.ran_at`, until, now); err != nil {
+			return err
 		}
 		// Minutes before the next rollup's start are never rolled again.
 		if _, err := tx.Exec(ctx, `UPDATE usage_minute SET active_user_ids = NULL

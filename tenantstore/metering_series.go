@@ -2,6 +2,7 @@ package tenantstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -60,7 +61,7 @@ func (s *Store) UsageSeries(ctx context.Context, tenantID string, from, to time.
 	}
 	var rolled time.Time
 	err := s.pool.QueryRow(ctx, "SELECT rolled_until FROM usage_rollup").Scan(&rolled)
-	if err != nil && err != pgx.ErrNoRows {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("reading usage of tenant %s: %w", tenantID, translate(err))
 	}
 	if rolled.IsZero() {

@@ -87,20 +87,23 @@ func TestRollupAndRetention(t *testing.T) {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", usageLockKey); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := s.RollupUsage(ctx, now); err != nil || !res.Skipped {
+	if res, err := s.RollupUsage(ctx, now, 0); err != nil || !res.Skipped {
 		t.Errorf("RollupUsage while locked = %+v, %v; want skipped", res, err)
 	}
 	_ = tx.Rollback(ctx)
 	conn.Release()
 
 	for i := range 2 { // the second run recomputes the same hours
-		res, err := s.RollupUsage(ctx, now)
+		res, err := s.RollupUsage(ctx, now, 0)
 		if err != nil || res.Skipped {
 			t.Fatalf("RollupUsage #%d = %+v, %v", i+1, res, err)
 		}
 		if i == 0 && (res.DeletedMinutes != 1 || res.DeletedHours != 1) {
 			t.Errorf("RollupUsage deleted %d minutes and %d hours, want 1 and 1", res.DeletedMinutes, res.DeletedHours)
 		}
+	}
+	if res, err := s.RollupUsage(ctx, now.Add(time.Minute), 5*time.Minute); err != nil || !res.Skipped {
+		t.Errorf("RollupUsage a minute after the last = %+v, %v; want skipped (minGap 5m)", res, err)
 	}
 	var hours []int64
 	rowsH, err := s.pool.Query(ctx, "SELECT requests FROM usage_hour WHERE tenant_id = $1 ORDER BY hour", id)

@@ -48,10 +48,12 @@ CREATE TABLE usage_hour (
 CREATE INDEX usage_hour_hour ON usage_hour (hour);
 
 -- Where the rollup has got to: every hour before rolled_until is in
--- usage_hour (readers take later hours from usage_minute).
+-- usage_hour (readers take later hours from usage_minute); ran_at lets the
+-- other processes skip a round one of them has just done.
 CREATE TABLE usage_rollup (
     singleton    boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
-    rolled_until timestamptz NOT NULL
+    rolled_until timestamptz NOT NULL,
+    ran_at       timestamptz NOT NULL
 );
 
 -- +goose Down
