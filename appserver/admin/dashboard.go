@@ -32,8 +32,9 @@ const (
 	dashboardProbeTimeout = 2 * time.Second
 )
 
-// adminPages are the dashboard's templates (web/admin).
-var adminPages = webpage.MustParse(web, "web")
+// adminPages are the dashboard's templates (web/admin), the tenant page
+// with its sections (web/tenant_*.html).
+var adminPages = withSections(webpage.MustParse(web, "web"), "tenant")
 
 func (a *Server) dashboardRoutes(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}

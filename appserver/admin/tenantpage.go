@@ -65,6 +65,8 @@ type tenantPageData struct {
 	BackupsEnabled bool
 	StatusChoices  []tenantstore.Status
 	RunningJob     bool
+	// UsageChart is the usage section (tenant_usage.html).
+	UsageChart *usageChart
 }
 
 func (a *Server) tenantPageRoutes(r *mux.Router) {
@@ -163,6 +165,7 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 			d.Form[k] = v
 		}
 	}
+	data.UsageChart = a.tenantUsageChart(ctx, t)
 	d.Title, d.Data = t.Name, data
 	webpage.Render(w, r, a.log, adminPages, status, "tenant", d)
 	return nil
