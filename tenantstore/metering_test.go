@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 )
 
-
 // TestAddUsageAdds: two processes' rows of the same tenant and minute add
 // up — counters, histogram bucket by bucket, users as a set — and the
 // latest database size wins.
@@ -63,8 +62,8 @@ func TestRollupAndRetention(t *testing.T) {
 	h10 := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
 	rows := []UsageRow{
 		row(h10.Add(5*time.Minute), 3, "a", "b"), row(h10.Add(59*time.Minute), 4, "c"), // hour 10: 7 requests, peak 2 users
-		row(h10.Add(65*time.Minute), 5), // hour 11
-		row(now.Add(-time.Minute), 6),   // the current hour: not rolled yet
+		row(h10.Add(65*time.Minute), 5),  // hour 11
+		row(now.Add(-time.Minute), 6),    // the current hour: not rolled yet
 		row(now.Add(-6*24*time.Hour), 9), // rolled up, kept
 		row(now.Add(-8*24*time.Hour), 2), // beyond the minutes' 7 days: deleted
 	}
