@@ -93,7 +93,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	start := time.Now()
+	start := nanotime()
 	host, ok := tenantstore.NormalizeHost(r.Host)
 	if !ok {
 		return caddyhttp.Error(http.StatusBadRequest, errInvalidHost)
@@ -113,9 +113,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.meter == nil {
 		return h.serveTenant(w, r, next, t, host)
 	}
-	uw := &usageWriter{ResponseWriter: w}
-	err = h.serveTenant(uw, r, next, t, host)
-	h.meter.Record(t.ID, uw.finalStatus(err), uw.bytes, time.Since(start), errors.Is(err, errRateLimited))
+	status, bytes, err := h.serveCounted(w, r, next, t, host)
+	h.meter.Record(t.ID, status, bytes, time.Duration(nanotime()-start), err != nil && errors.Is(err, errRateLimited))
 	return err
 }
 

@@ -1,10 +1,13 @@
 package caddymodule
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/tenantgate/tenantgate/internal/meter"
 	"github.com/tenantgate/tenantgate/tenantstore"
@@ -85,4 +88,59 @@ func BenchmarkEdgeRecord(b *testing.B) {
 			e.Record("11111111-1111-1111-1111-111111111111", 200, 1234, 3*time.Millisecond, false)
 		}
 	})
+}
+
+// discardWriter is a ResponseWriter that keeps nothing.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkUsageCounting isolates what the tenant handler adds per request
+// to count usage — the clock read twice, the status-and-bytes writer, the
+// final status and the atomic counters — against the same answer written
+// without it ("bare"), behind Caddy's access-log recorder and without it.
+// The budget is 200 ns (issue 17).
+func BenchmarkUsageCounting(b *testing.B) {
+	body := make([]byte, 512)
+	w := &discardWriter{h: http.Header{}}
+	answer := func(w http.ResponseWriter) error {
+		w.WriteHeader(http.StatusOK)
+		_, err := w.Write(body)
+		return err
+	}
+	bare := func(b *testing.B, w http.ResponseWriter) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = answer(w)
+		}
+	}
+	counted := func(b *testing.B, w http.ResponseWriter) {
+		m := new(meter.Edge)
+		b.ReportAllocs()
+		for b.Loop() {
+			start := nanotime()
+			var status int
+			var bytes int64
+			var err error
+			if rec, ok := w.(caddyhttp.ResponseRecorder); ok {
+				size := rec.Size()
+				err = answer(w)
+				status, bytes = finalStatus(rec.Status(), err), int64(rec.Size()-size)
+			} else {
+				uw := &usageWriter{ResponseWriter: w}
+				err = answer(uw)
+				status, bytes = finalStatus(uw.status, err), uw.bytes
+			}
+			m.Record("11111111-1111-1111-1111-111111111111", status, bytes, time.Duration(nanotime()-start), err != nil && errors.Is(err, errRateLimited))
+		}
+	}
+	// As deployed: access logs on, so Caddy's recorder is there already.
+	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
+	b.Run("recorder/bare", func(b *testing.B) { bare(b, rec) })
+	b.Run("recorder/counted", func(b *testing.B) { counted(b, rec) })
+	// Without access logs: our own writer watches the answer.
+	b.Run("plain/bare", func(b *testing.B) { bare(b, w) })
+	b.Run("plain/counted", func(b *testing.B) { counted(b, w) })
 }
