@@ -50,7 +50,7 @@ func TestHandlerCountsUsage(t *testing.T) {
 		got[r.TenantID] = r
 	}
 	acme := got["11111111-1111-1111-1111-111111111111"]
-	want := tenantstore.UsageRow{Requests: 4, Status2xx: 1, Status3xx: 1, Status4xx: 1, Status5xx: 1, RateLimited: 1, BytesOut: 107}
+	want := tenantstore.UsageCounts{Requests: 4, Status2xx: 1, Status3xx: 1, Status4xx: 1, Status5xx: 1, RateLimited: 1, BytesOut: 107}
 	if acme.Requests != want.Requests || acme.Status2xx != want.Status2xx || acme.Status3xx != want.Status3xx ||
 		acme.Status4xx != want.Status4xx || acme.Status5xx != want.Status5xx || acme.RateLimited != want.RateLimited ||
 		acme.BytesOut != want.BytesOut || !acme.Minute.Equal(minute) {

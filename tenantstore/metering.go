@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantgate/tenantgate/internal/latency"
 )
 
 // Usage figures (SPEC §13): edges and appservers count in memory and add
@@ -34,13 +36,9 @@ const (
 	usageLockKey = "tenantgate:usage-rollup"
 )
 
-// UsageRow is what one process counted for one tenant in one minute.
-// Counters are added to the stored row; DatabaseBytes, when set, is a
-// sample (the latest one is kept); ActiveUserIDs are merged as a set.
-type UsageRow struct {
-	TenantID string
-	// Minute is the start of the minute (UTC, truncated).
-	Minute          time.Time
+// UsageCounts are the usage counters that add up: across processes,
+// minutes and steps.
+type UsageCounts struct {
 	Requests        int64
 	Status2xx       int64
 	Status3xx       int64
@@ -48,28 +46,40 @@ type UsageRow struct {
 	Status5xx       int64
 	RateLimited     int64
 	BytesOut        int64
-	Latency         []int64 // latency.Buckets counts, or nil
+	Latency         []int64 // internal/latency bucket counts, or nil
 	InvoicesCreated int64
-	ActiveUserIDs   []string
-	DatabaseBytes   *int64
 }
 
-// merge adds o's counts to r.
+// Add adds o to c, the histograms bucket by bucket.
+func (c *UsageCounts) Add(o *UsageCounts) {
+	c.Requests += o.Requests
+	c.Status2xx += o.Status2xx
+	c.Status3xx += o.Status3xx
+	c.Status4xx += o.Status4xx
+	c.Status5xx += o.Status5xx
+	c.RateLimited += o.RateLimited
+	c.BytesOut += o.BytesOut
+	c.InvoicesCreated += o.InvoicesCreated
+	if len(o.Latency) > 0 {
+		c.Latency = latency.Add(c.Latency, o.Latency)
+	}
+}
+
+// UsageRow is what one process counted for one tenant in one minute.
+// Counts are added to the stored row; DatabaseBytes, when set, is a
+// sample (the latest one is kept); ActiveUserIDs are merged as a set.
+type UsageRow struct {
+	TenantID string
+	// Minute is the start of the minute (UTC, truncated).
+	Minute time.Time
+	UsageCounts
+	ActiveUserIDs []string
+	DatabaseBytes *int64
+}
+
+// merge adds o to r.
 func (r *UsageRow) merge(o *UsageRow) {
-	r.Requests += o.Requests
-	r.Status2xx += o.Status2xx
-	r.Status3xx += o.Status3xx
-	r.Status4xx += o.Status4xx
-	r.Status5xx += o.Status5xx
-	r.RateLimited += o.RateLimited
-	r.BytesOut += o.BytesOut
-	r.InvoicesCreated += o.InvoicesCreated
-	for len(r.Latency) < len(o.Latency) {
-		r.Latency = append(r.Latency, 0)
-	}
-	for i, v := range o.Latency {
-		r.Latency[i] += v
-	}
+	r.Add(&o.UsageCounts)
 	for _, id := range o.ActiveUserIDs {
 		if !slices.Contains(r.ActiveUserIDs, id) {
 			r.ActiveUserIDs = append(r.ActiveUserIDs, id)

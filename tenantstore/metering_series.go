@@ -14,18 +14,10 @@ import (
 // largest count of distinct users in one minute of the step, and
 // DatabaseBytes the latest sample (nil when none).
 type UsagePoint struct {
-	At              time.Time
-	Requests        int64
-	Status2xx       int64
-	Status3xx       int64
-	Status4xx       int64
-	Status5xx       int64
-	RateLimited     int64
-	BytesOut        int64
-	Latency         []int64
-	InvoicesCreated int64
-	ActiveUsers     int64
-	DatabaseBytes   *int64
+	At time.Time
+	UsageCounts
+	ActiveUsers   int64
+	DatabaseBytes *int64
 }
 
 // MaxUsagePoints bounds the points of one series.
@@ -89,32 +81,14 @@ func (s *Store) UsageSeries(ctx context.Context, tenantID string, from, to time.
 			continue
 		}
 		p := &points[i]
-		p.add(&r)
+		p.Add(&r.UsageCounts)
 		p.ActiveUsers = max(p.ActiveUsers, active)
+		if r.DatabaseBytes != nil { // rows come in time order: the latest wins
+			p.DatabaseBytes = r.DatabaseBytes
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading usage of tenant %s: %w", tenantID, translate(err))
 	}
 	return points, nil
-}
-
-// add adds a stored row (read in time order) to p.
-func (p *UsagePoint) add(r *UsageRow) {
-	p.Requests += r.Requests
-	p.Status2xx += r.Status2xx
-	p.Status3xx += r.Status3xx
-	p.Status4xx += r.Status4xx
-	p.Status5xx += r.Status5xx
-	p.RateLimited += r.RateLimited
-	p.BytesOut += r.BytesOut
-	p.InvoicesCreated += r.InvoicesCreated
-	for len(p.Latency) < len(r.Latency) {
-		p.Latency = append(p.Latency, 0)
-	}
-	for i, v := range r.Latency {
-		p.Latency[i] += v
-	}
-	if r.DatabaseBytes != nil {
-		p.DatabaseBytes = r.DatabaseBytes
-	}
 }

@@ -20,14 +20,14 @@ func TestAddUsageAdds(t *testing.T) {
 	edge := func(n int64, bucket int) UsageRow {
 		lat := make([]int64, 42)
 		lat[bucket] = n
-		return UsageRow{TenantID: id, Minute: m, Requests: n, Status2xx: n - 1, Status4xx: 1, RateLimited: 1, BytesOut: 10 * n, Latency: lat}
+		return UsageRow{TenantID: id, Minute: m, UsageCounts: UsageCounts{Requests: n, Status2xx: n - 1, Status4xx: 1, RateLimited: 1, BytesOut: 10 * n, Latency: lat}}
 	}
-	if err := s.AddUsage(ctx, []UsageRow{edge(5, 3), {TenantID: id, Minute: m, ActiveUserIDs: []string{"u1", "u2"}, InvoicesCreated: 2, DatabaseBytes: ptr[int64](100)}}); err != nil {
+	if err := s.AddUsage(ctx, []UsageRow{edge(5, 3), {TenantID: id, Minute: m, ActiveUserIDs: []string{"u1", "u2"}, UsageCounts: UsageCounts{InvoicesCreated: 2}, DatabaseBytes: ptr[int64](100)}}); err != nil {
 		t.Fatalf("AddUsage: %v", err)
 	}
 	// A second edge and a second appserver, in one flush with a duplicate
 	// key (merged before the upsert).
-	if err := s.AddUsage(ctx, []UsageRow{edge(7, 3), edge(1, 9), {TenantID: id, Minute: m, ActiveUserIDs: []string{"u2", "u3"}, InvoicesCreated: 1, DatabaseBytes: ptr[int64](120)}}); err != nil {
+	if err := s.AddUsage(ctx, []UsageRow{edge(7, 3), edge(1, 9), {TenantID: id, Minute: m, ActiveUserIDs: []string{"u2", "u3"}, UsageCounts: UsageCounts{InvoicesCreated: 1}, DatabaseBytes: ptr[int64](120)}}); err != nil {
 		t.Fatalf("AddUsage: %v", err)
 	}
 	pts, err := s.UsageSeries(ctx, id, m, m.Add(time.Minute), time.Minute)
@@ -57,7 +57,7 @@ func TestRollupAndRetention(t *testing.T) {
 	id := uuid.NewString()
 	now := time.Date(2026, 3, 10, 12, 30, 0, 0, time.UTC)
 	row := func(at time.Time, n int64, users ...string) UsageRow {
-		return UsageRow{TenantID: id, Minute: at, Requests: n, Status2xx: n, Latency: []int64{n, 0, 1}, ActiveUserIDs: users}
+		return UsageRow{TenantID: id, Minute: at, UsageCounts: UsageCounts{Requests: n, Status2xx: n, Latency: []int64{n, 0, 1}}, ActiveUserIDs: users}
 	}
 	h10 := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
 	rows := []UsageRow{

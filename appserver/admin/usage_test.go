@@ -33,13 +33,14 @@ func TestAdminTenantUsage(t *testing.T) {
 	}
 	db := int64(12345)
 	if err := e.store.AddUsage(ctx, []tenantstore.UsageRow{
-		{TenantID: tn.ID, Minute: minute, Requests: 99, Status2xx: 90, Status4xx: 6, Status5xx: 3, RateLimited: 4, BytesOut: 1000, Latency: hist(5*time.Millisecond, 99)},
-		{TenantID: tn.ID, Minute: minute, ActiveUserIDs: []string{"u1", "u2"}, InvoicesCreated: 2, DatabaseBytes: &db},
+		{TenantID: tn.ID, Minute: minute, UsageCounts: tenantstore.UsageCounts{Requests: 99, Status2xx: 90, Status4xx: 6, Status5xx: 3,
+			RateLimited: 4, BytesOut: 1000, Latency: hist(5*time.Millisecond, 99)}},
+		{TenantID: tn.ID, Minute: minute, ActiveUserIDs: []string{"u1", "u2"}, UsageCounts: tenantstore.UsageCounts{InvoicesCreated: 2}, DatabaseBytes: &db},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.store.AddUsage(ctx, []tenantstore.UsageRow{ // a second edge, one slow request
-		{TenantID: tn.ID, Minute: minute, Requests: 1, Status2xx: 1, Latency: hist(2*time.Second, 1)},
+		{TenantID: tn.ID, Minute: minute, UsageCounts: tenantstore.UsageCounts{Requests: 1, Status2xx: 1, Latency: hist(2*time.Second, 1)}},
 	}); err != nil {
 		t.Fatal(err)
 	}

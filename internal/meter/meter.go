@@ -67,13 +67,13 @@ func (e *Edge) Drain(minute time.Time) []tenantstore.UsageRow {
 		if n == 0 {
 			return true
 		}
-		r := tenantstore.UsageRow{
-			TenantID: k.(string), Minute: minute, Requests: n,
+		r := tenantstore.UsageRow{TenantID: k.(string), Minute: minute, UsageCounts: tenantstore.UsageCounts{
+			Requests:  n,
 			Status2xx: t.status[0].Swap(0), Status3xx: t.status[1].Swap(0),
 			Status4xx: t.status[2].Swap(0), Status5xx: t.status[3].Swap(0),
 			RateLimited: t.rateLimited.Swap(0), BytesOut: t.bytesOut.Swap(0),
 			Latency: make([]int64, latency.Buckets),
-		}
+		}}
 		for i := range t.latency {
 			r.Latency[i] = t.latency[i].Swap(0)
 		}
@@ -143,7 +143,8 @@ func (a *App) Drain(minute time.Time) []tenantstore.UsageRow {
 	a.mu.Unlock()
 	out := make([]tenantstore.UsageRow, 0, len(tenants))
 	for id, t := range tenants {
-		r := tenantstore.UsageRow{TenantID: id, Minute: minute, InvoicesCreated: t.invoices, DatabaseBytes: t.dbBytes}
+		r := tenantstore.UsageRow{TenantID: id, Minute: minute, DatabaseBytes: t.dbBytes,
+			UsageCounts: tenantstore.UsageCounts{InvoicesCreated: t.invoices}}
 		for u := range t.users {
 			r.ActiveUserIDs = append(r.ActiveUserIDs, u)
 		}
