@@ -140,8 +140,16 @@ const usageInsertTail = ` ON CONFLICT (tenant_id, minute) DO UPDATE SET
 
 // AddUsage adds rows to the per-minute usage table in one statement per
 // usageBatch rows (rows of the same tenant and minute are merged first).
+// Rows are written in (tenant, minute) order, so processes flushing the
+// same rows at once lock them in the same order and never deadlock.
 func (s *Store) AddUsage(ctx context.Context, rows []UsageRow) error {
 	rows = MergeUsageRows(rows)
+	slices.SortFunc(rows, func(a, b UsageRow) int {
+		if c := strings.Compare(a.TenantID, b.TenantID); c != 0 {
+			return c
+		}
+		return a.Minute.Compare(b.Minute)
+	})
 	for len(rows) > 0 {
 		n := min(len(rows), usageBatch)
 		if err := s.addUsage(ctx, rows[:n]); err != nil {
