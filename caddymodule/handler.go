@@ -42,6 +42,10 @@ const DefaultRetryAfter = 30 * time.Second
 // (503 overloaded with Retry-After: 1); a refusal adds "refused" to the
 // access log.
 //
+// Every request of a resolved tenant, refused or not, is counted for the
+// tenant's usage figures (status class, rate_limited, body bytes, latency;
+// see usage.go), which the tenant app writes to the control plane.
+//
 // Caddyfile:
 //
 //	tenant {
