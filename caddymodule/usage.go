@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 	_ "unsafe" // go:linkname nanotime
 
@@ -64,19 +65,35 @@ func (a *App) stopUsage() {
 func nanotime() int64
 
 // serveCounted serves a request of tenant t and returns the status and body
-// bytes it was answered with. With access logs on, Caddy's server has
-// already wrapped w in a caddyhttp.ResponseRecorder, which tells both; only
-// without one does a usageWriter of our own (one allocation) watch them.
+// bytes it was answered with.
 func (h *Handler) serveCounted(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, t *tenantstore.Tenant, host string) (int, int64, error) {
+	return counted(w, func(w http.ResponseWriter) error { return h.serveTenant(w, r, next, t, host) })
+}
+
+// counted runs serve on w and returns the status and body bytes of its
+// answer. With access logs on, Caddy's server has already wrapped w in a
+// caddyhttp.ResponseRecorder, which tells both; only without one does a
+// (pooled) usageWriter of our own watch them.
+func counted(w http.ResponseWriter, serve func(http.ResponseWriter) error) (int, int64, error) {
 	if rec, ok := w.(caddyhttp.ResponseRecorder); ok {
 		size := rec.Size()
-		err := h.serveTenant(w, r, next, t, host)
+		err := serve(w)
 		return finalStatus(rec.Status(), err), int64(rec.Size() - size), err
 	}
-	uw := &usageWriter{ResponseWriter: w}
-	err := h.serveTenant(uw, r, next, t, host)
-	return finalStatus(uw.status, err), uw.bytes, err
+	uw := usageWriters.Get().(*usageWriter)
+	uw.ResponseWriter = w
+	err := serve(uw)
+	status, bytes := finalStatus(uw.status, err), uw.bytes
+	// Nothing holds uw once the handler has returned: Caddy's error
+	// routes write to w, and a hijacked connection is the server's.
+	*uw = usageWriter{}
+	usageWriters.Put(uw)
+	return status, bytes, err
 }
+
+// usageWriters recycles the writers of requests served without Caddy's
+// recorder.
+var usageWriters = sync.Pool{New: func() any { return new(usageWriter) }}
 
 // usageWriter sees the status and body bytes of a response on its way out.
 // Flush, Hijack and the rest reach the underlying writer through Unwrap

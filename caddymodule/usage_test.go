@@ -121,18 +121,7 @@ func BenchmarkUsageCounting(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			start := nanotime()
-			var status int
-			var bytes int64
-			var err error
-			if rec, ok := w.(caddyhttp.ResponseRecorder); ok {
-				size := rec.Size()
-				err = answer(w)
-				status, bytes = finalStatus(rec.Status(), err), int64(rec.Size()-size)
-			} else {
-				uw := &usageWriter{ResponseWriter: w}
-				err = answer(uw)
-				status, bytes = finalStatus(uw.status, err), uw.bytes
-			}
+			status, bytes, err := counted(w, answer)
 			m.Record("11111111-1111-1111-1111-111111111111", status, bytes, time.Duration(nanotime()-start), err != nil && errors.Is(err, errRateLimited))
 		}
 	}
