@@ -88,6 +88,9 @@ func (s *Server) withRequestLog(listener string, next http.Handler) http.Handler
 				sw.status = http.StatusOK // the handler wrote nothing
 			}
 			s.metrics.observe(listener, sw.status, took)
+			if s.cfg.Usage != nil {
+				s.cfg.Usage.Seen(ri.TenantID, ri.User, ri.InvoicesCreated)
+			}
 			level := slog.LevelInfo
 			if sw.status >= 500 {
 				level = slog.LevelWarn
@@ -146,6 +149,7 @@ func (s *Server) requireTenant(next http.Handler) http.Handler {
 			return
 		}
 		reqctx.SetTenant(r.Context(), t.Subdomain)
+		reqctx.SetTenantID(r.Context(), t.ID)
 		ctx, release := s.tenantDB.Begin(reqctx.WithTenant(r.Context(), t))
 		defer release()
 		next.ServeHTTP(w, r.WithContext(ctx))

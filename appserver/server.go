@@ -37,6 +37,7 @@ import (
 	"github.com/tenantgate/tenantgate/appserver/tenantdb"
 	"github.com/tenantgate/tenantgate/appserver/tenantpool"
 	"github.com/tenantgate/tenantgate/internal/loginlimit"
+	"github.com/tenantgate/tenantgate/internal/meter"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -109,6 +110,10 @@ type Config struct {
 	// TrustedProxies are the peers (the edge) whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed; clientinfo.DefaultTrustedProxies when nil.
 	TrustedProxies []netip.Prefix
+	// Usage, when set, counts each tenant's active users (the distinct
+	// users with a session seen per minute) and invoices created, for the
+	// usage figures (SPEC §13); the caller flushes it.
+	Usage *meter.App
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/tenantgate/tenantgate/internal/meter"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 	"github.com/tenantgate/tenantgate/tenantstore/resolver"
@@ -134,6 +135,8 @@ type App struct {
 	poolKey   string
 	shared    *sharedResolver
 	guard     *guard // nil without limits and shed
+	meter     *meter.Edge
+	flusher   *meter.Flusher
 	logger    *zap.Logger
 }
 
@@ -252,6 +255,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("tenant app: %w", err)
 		}
 	}
+	a.startUsage()
 	a.logger.Info("tenant resolver ready",
 		zap.String("base_domain", base),
 		zap.String("admin_host", a.adminHost),
@@ -292,15 +296,24 @@ func newSharedResolver(cfg resolver.Config, dbURL, redisURL string) (*sharedReso
 	return &sharedResolver{resolver: r, source: src, rdb: rdb, cancel: stop}, nil
 }
 
-// Start implements caddy.App; the resolver was started in Provision.
-func (a *App) Start() error { return nil }
+// Start implements caddy.App: it starts the usage flusher (the resolver
+// was started in Provision).
+func (a *App) Start() error {
+	a.flusher.Start()
+	return nil
+}
 
 // Stop implements caddy.App; the resolver outlives the config (see Cleanup).
 func (a *App) Stop() error { return nil }
 
-// Cleanup releases this config's use of the shared resolver, which is closed
-// when no config uses it any more.
+// Cleanup writes the usage this config counted, then releases its use of
+// the shared resolver, which is closed when no config uses it any more.
+// Caddy cleans up after every app of the config has stopped, so the
+// requests the HTTP servers drained on a graceful stop are counted.
 func (a *App) Cleanup() error {
+	if a.shared != nil {
+		a.stopUsage()
+	}
 	if a.guard != nil {
 		a.guard.close()
 		a.guard = nil

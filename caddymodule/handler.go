@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/tenantgate/tenantgate/internal/meter"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 )
@@ -41,6 +42,10 @@ const DefaultRetryAfter = 30 * time.Second
 // (503 overloaded with Retry-After: 1); a refusal adds "refused" to the
 // access log.
 //
+// Every request of a resolved tenant, refused or not, is counted for the
+// tenant's usage figures (status class, rate_limited, body bytes, latency;
+// see usage.go), which the tenant app writes to the control plane.
+//
 // Caddyfile:
 //
 //	tenant {
@@ -53,6 +58,7 @@ type Handler struct {
 	resolver   hostResolver
 	tokens     *tokenCache
 	guard      *guard // the app's limits; nil: none
+	meter      *meter.Edge
 	retryAfter string
 }
 
@@ -79,6 +85,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.resolver = app.resolver()
 	h.guard = app.guard
+	h.meter = app.meter
 	h.tokens = newTokenCache(signer, time.Now)
 	d := time.Duration(h.RetryAfter)
 	if d <= 0 {
@@ -90,6 +97,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	start := nanotime()
 	host, ok := tenantstore.NormalizeHost(r.Host)
 	if !ok {
 		return caddyhttp.Error(http.StatusBadRequest, errInvalidHost)
@@ -106,6 +114,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		})
 	}
 	logTenant(r, t.Subdomain)
+	if h.meter == nil {
+		return h.serveTenant(w, r, next, t, host)
+	}
+	status, bytes, err := h.serveCounted(w, r, next, t, host)
+	h.meter.Record(t.ID, status, bytes, time.Duration(nanotime()-start), err != nil && errors.Is(err, errRateLimited))
+	return err
+}
+
+// serveTenant serves a request of resolved tenant t at host.
+func (h *Handler) serveTenant(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, t *tenantstore.Tenant, host string) error {
 	switch t.Status {
 	case tenantstore.StatusActive:
 	case tenantstore.StatusSuspended:

@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 
+	"github.com/tenantgate/tenantgate/internal/meter"
 	"github.com/tenantgate/tenantgate/internal/tenanttoken"
 	"github.com/tenantgate/tenantgate/tenantstore"
 	"github.com/tenantgate/tenantgate/tenantstore/resolver"
@@ -370,6 +371,8 @@ func (nopHandler) ServeHTTP(http.ResponseWriter, *http.Request) error { return n
 // fields as Caddy's server gives it (built in batches outside the timer).
 func BenchmarkHandlerWarm(b *testing.B) { benchmarkHandler(b, nil) }
 
+func benchmarkHandler(b *testing.B, g *guard) { benchmarkHandlerWith(b, g, nil) }
+
 // BenchmarkHandlerWarmLimited is BenchmarkHandlerWarm with every limit on:
 // the tenant's rate and in-flight cap, and the whole edge's bound (never
 // reached, as in normal operation).
@@ -383,7 +386,7 @@ func BenchmarkHandlerWarmLimited(b *testing.B) {
 	benchmarkHandler(b, g)
 }
 
-func benchmarkHandler(b *testing.B, g *guard) {
+func benchmarkHandlerWith(b *testing.B, g *guard, m *meter.Edge) {
 	acme := &tenantstore.Tenant{ID: "11111111-1111-1111-1111-111111111111", Name: "Acme Inc", Subdomain: "acme", Status: tenantstore.StatusActive}
 	res, err := resolver.New(resolver.Config{BaseDomain: "example.com"}, memSource{bySub: map[string]*tenantstore.Tenant{"acme": acme}}, nil)
 	if err != nil {
@@ -392,6 +395,7 @@ func benchmarkHandler(b *testing.B, g *guard) {
 	b.Cleanup(func() { _ = res.Close() })
 	h := newTestHandler(b, res, time.Now)
 	h.guard = g
+	h.meter = m
 	w := httptest.NewRecorder()
 	const batch = 4096
 	reqs := make([]*http.Request, batch)

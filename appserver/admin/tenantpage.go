@@ -71,6 +71,8 @@ type tenantPageData struct {
 	Audit []tenantstore.AuditEntry
 	// Plan is the plan section (plansection.go).
 	Plan *planSection
+	// UsageChart is the usage section (tenant_usage.html).
+	UsageChart *usageChart
 }
 
 func (a *Server) tenantPageRoutes(r *mux.Router) {
@@ -173,6 +175,7 @@ func (a *Server) renderTenant(w http.ResponseWriter, r *http.Request, d *webpage
 	}
 	data.Branding = brandingSection(d, t)
 	data.Audit = a.recentAudit(ctx, t)
+	data.UsageChart = a.tenantUsageChart(ctx, t)
 	d.Title, d.Data = t.Name, data
 	webpage.Render(w, r, a.log, adminPages, status, "tenant", d)
 	return nil

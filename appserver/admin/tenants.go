@@ -105,6 +105,7 @@ func (a *Server) tenantRoutes(api *mux.Router) {
 	api.Handle("/tenants/{subdomain}", a.serve(a.patchTenant)).Methods(http.MethodPatch)
 	api.Handle("/tenants/{subdomain}", a.serve(a.deleteTenant)).Methods(http.MethodDelete)
 	api.Handle("/tenants/{subdomain}/migrate", a.serve(a.migrateTenant)).Methods(http.MethodPost)
+	api.Handle("/tenants/{subdomain}/usage", a.serve(a.tenantUsage)).Methods(http.MethodGet)
 	api.Handle("/migrations/status", a.serve(a.migrationStatus)).Methods(http.MethodGet)
 }
 

@@ -36,6 +36,9 @@ type Info struct {
 	ID     string
 	Tenant string
 	User   string
+	// TenantID and InvoicesCreated feed the usage figures (SPEC §13).
+	TenantID        string
+	InvoicesCreated int
 	// Log is the request's logger: the request id, then the tenant.
 	Log *slog.Logger
 }
@@ -65,5 +68,21 @@ func SetTenant(ctx context.Context, subdomain string) {
 func SetUser(ctx context.Context, userID string) {
 	if ri, ok := ctx.Value(infoKey).(*Info); ok {
 		ri.User = userID
+	}
+}
+
+// SetTenantID records the id of the request's tenant, for the usage
+// figures.
+func SetTenantID(ctx context.Context, id string) {
+	if ri, ok := ctx.Value(infoKey).(*Info); ok {
+		ri.TenantID = id
+	}
+}
+
+// InvoiceCreated counts an invoice the request created, for the usage
+// figures.
+func InvoiceCreated(ctx context.Context) {
+	if ri, ok := ctx.Value(infoKey).(*Info); ok {
+		ri.InvoicesCreated++
 	}
 }

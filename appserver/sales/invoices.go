@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
+	"github.com/tenantgate/tenantgate/appserver/reqctx"
 )
 
 // Invoice statuses and the moves between them.
@@ -264,6 +265,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	reqctx.InvoiceCreated(r.Context())
 	httpapi.WriteJSON(w, http.StatusCreated, inv)
 	return nil
 }

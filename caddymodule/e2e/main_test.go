@@ -112,6 +112,23 @@ type edge struct {
 	env                 []string
 	cmd                 *exec.Cmd
 	logs                *testenv.Output
+	exited              chan error
+	stopOnce            sync.Once
+}
+
+// stop sends SIGTERM — Caddy's graceful stop: servers drain, apps stop,
+// modules clean up — and waits for the exit, killing after 10 s. It is
+// idempotent.
+func (e *edge) stop() {
+	e.stopOnce.Do(func() {
+		_ = e.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-e.exited:
+		case <-time.After(10 * time.Second):
+			_ = e.cmd.Process.Kill()
+			<-e.exited
+		}
+	})
 }
 
 // startEdge runs bin/caddy with the project Caddyfile. env adds to (and
@@ -149,15 +166,10 @@ func startEdge(t *testing.T, upstream string, env map[string]string) *edge {
 		t.Fatalf("starting bin/caddy: %v", err)
 	}
 	exited := make(chan error, 1)
+	e.exited = exited
 	go func() { exited <- e.cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = e.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = e.cmd.Process.Kill()
-			<-exited
-		}
+		e.stop()
 		if t.Failed() {
 			t.Logf("caddy output:\n%s", e.logs.String())
 		}

@@ -165,6 +165,7 @@ func run() error {
 	}
 	defer adm.Close()
 
+	usage := startUsage(store, mgr, log)
 	srv, err := appserver.New(appserver.Config{
 		Verifier:  verifier,
 		Tenants:   res,
@@ -194,8 +195,10 @@ func run() error {
 		BaseDomain:     cfg.BaseDomain,
 		LoginLimiter:   limiter,
 		TrustedProxies: cfg.TrustedProxies,
+		Usage:          usage.app,
 	})
 	if err != nil {
+		usage.Stop(context.Background())
 		return err
 	}
 	defer srv.Close()
@@ -239,6 +242,8 @@ func run() error {
 			runErr = errors.Join(runErr, fmt.Errorf("shutting down %s: %w", s.Addr, err))
 		}
 	}
+	// The requests are done: write the usage they were counted in.
+	usage.Stop(shutdownCtx)
 	return runErr
 }
 
