@@ -10,8 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,19 +32,7 @@ import (
 // sandboxing CSP: its script would set the title and call a recorder.
 // Screenshots: testdata-out/e2e/branding-*.png.
 func TestBrowserBranding(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: skipped under -short")
-	}
-	shots := filepath.Join(repoRoot, "testdata-out", "e2e")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logDir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			copyLogs(t, logDir, shots)
-		}
-	})
+	shots, logDir := browserTestDirs(t)
 	// The recorder counts every request a script would make.
 	var hits atomic.Int64
 	recorder := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -16,19 +16,7 @@ import (
 // see it; the admin dashboard lists both tenants. Screenshots of every step
 // are written to testdata-out/e2e/ at the module root (git-ignored).
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: skipped under -short")
-	}
-	shots := filepath.Join(repoRoot, "testdata-out", "e2e")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logDir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			copyLogs(t, logDir, shots)
-		}
-	})
+	shots, logDir := browserTestDirs(t)
 	s := startStack(t, logDir)
 
 	const acmePassword, globexPassword = "acme-admin-password", "globex-admin-password"
@@ -170,6 +158,28 @@ func TestBrowser(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// browserTestDirs starts a browser test: it skips under -short, makes the
+// screenshot directory (testdata-out/e2e/ at the module root) and a log
+// directory for the stack, whose logs are copied beside the screenshots if
+// the test fails.
+func browserTestDirs(t *testing.T) (shots, logDir string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: skipped under -short")
+	}
+	shots = filepath.Join(repoRoot, "testdata-out", "e2e")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logDir = t.TempDir()
+	t.Cleanup(func() {
+		if t.Failed() {
+			copyLogs(t, logDir, shots)
+		}
+	})
+	return shots, logDir
 }
 
 // copyLogs keeps the stack's logs beside the screenshots of a failed run.

@@ -17,19 +17,7 @@ import (
 // says the record is not published yet, and the API reference page.
 // Screenshots: testdata-out/e2e/dashboard-*.png.
 func TestDashboard(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: skipped under -short")
-	}
-	shots := filepath.Join(repoRoot, "testdata-out", "e2e")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logDir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			copyLogs(t, logDir, shots)
-		}
-	})
+	shots, logDir := browserTestDirs(t)
 	s := startStack(t, logDir)
 	s.adminAPI("POST", "/api/tenants", map[string]any{"name": "Acme Corporation", "subdomain": "acme",
 		"admin_email": "admin@acme.example.com", "admin_password": "acme-admin-password"}, 201)

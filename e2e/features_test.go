@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,19 +16,7 @@ import (
 // back to the plan's (null), it comes back. Screenshots:
 // testdata-out/e2e/features-*.png (failed-features-* on a failure).
 func TestBrowserFeatureVanishes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: skipped under -short")
-	}
-	shots := filepath.Join(repoRoot, "testdata-out", "e2e")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logDir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			copyLogs(t, logDir, shots)
-		}
-	})
+	shots, logDir := browserTestDirs(t)
 	s := startStack(t, logDir)
 	const password = "flags-admin-password"
 	s.adminAPI("POST", "/api/tenants", map[string]any{"name": "Flag Shop", "subdomain": "flags",

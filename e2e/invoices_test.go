@@ -20,19 +20,7 @@ import (
 // demo data of `make run` on the reports. Screenshots: invoice-*.png and
 // reports-*.png under testdata-out/e2e/.
 func TestBrowserInvoiceLifecycle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: skipped under -short")
-	}
-	shots := filepath.Join(repoRoot, "testdata-out", "e2e")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logDir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			copyLogs(t, logDir, shots)
-		}
-	})
+	shots, logDir := browserTestDirs(t)
 	s := startStack(t, logDir)
 	const password = "shop-admin-password"
 	s.adminAPI("POST", "/api/tenants", map[string]any{"name": "Corner Shop", "subdomain": "shop",

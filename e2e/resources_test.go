@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,19 +18,7 @@ import (
 // count, a role change and a deactivation; then the pages at 390 px wide
 // with no sideways scrolling. Screenshots: testdata-out/e2e/<resource>-*.png.
 func TestResources(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: skipped under -short")
-	}
-	shots := filepath.Join(repoRoot, "testdata-out", "e2e")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logDir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			copyLogs(t, logDir, shots)
-		}
-	})
+	shots, logDir := browserTestDirs(t)
 	s := startStack(t, logDir)
 	const password = "shop-admin-password"
 	s.adminAPI("POST", "/api/tenants", map[string]any{"name": "Corner Shop", "subdomain": "shop",
