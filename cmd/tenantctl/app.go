@@ -197,6 +197,20 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// tenant opens the control plane (a.manager) and loads the tenant whose
+// subdomain is sub.
+func (a *app) tenant(ctx context.Context, sub string) (*tenantstore.Manager, *tenantstore.Tenant, error) {
+	mgr, err := a.manager(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := mgr.Get(ctx, sub)
+	if err != nil {
+		return nil, nil, err
+	}
+	return mgr, t, nil
+}
+
 // manager opens the control plane and the tenant manager on first use.
 func (a *app) manager(ctx context.Context) (*tenantstore.Manager, error) {
 	if a.mgr != nil {

@@ -98,11 +98,7 @@ func (a *app) brandingCommand() *cobra.Command {
 		Short: "Show a tenant's branding",
 		Args:  exactArgs(1, "<subdomain>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mgr, err := a.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			t, err := mgr.Get(cmd.Context(), args[0])
+			_, t, err := a.tenant(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -57,11 +57,7 @@ The exit code is psql's.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			mgr, err := a.manager(ctx)
-			if err != nil {
-				return err
-			}
-			t, err := mgr.Get(ctx, args[0])
+			mgr, t, err := a.tenant(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -101,11 +101,7 @@ func (a *app) limitsShowCommand() *cobra.Command {
 		Short: "Show a tenant's limits (\"default\": the edge's, from its Caddyfile)",
 		Args:  exactArgs(1, "<subdomain>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mgr, err := a.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			t, err := mgr.Get(cmd.Context(), args[0])
+			_, t, err := a.tenant(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -147,11 +147,7 @@ func (a *app) domainsListCommand() *cobra.Command {
 		Short: "List a tenant's custom domains, whether each is verified, and the TXT record that verifies it",
 		Args:  exactArgs(1, "<subdomain>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mgr, err := a.manager(cmd.Context())
-			if err != nil {
-				return err
-			}
-			t, err := mgr.Get(cmd.Context(), args[0])
+			_, t, err := a.tenant(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

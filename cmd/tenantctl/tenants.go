@@ -159,11 +159,7 @@ func (a *app) showCommand() *cobra.Command {
 		Args:  exactArgs(1, "<subdomain>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			mgr, err := a.manager(ctx)
-			if err != nil {
-				return err
-			}
-			t, err := mgr.Get(ctx, args[0])
+			mgr, t, err := a.tenant(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -280,11 +276,7 @@ func (a *app) deleteCommand() *cobra.Command {
 		Args:  exactArgs(1, "<subdomain>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			mgr, err := a.manager(ctx)
-			if err != nil {
-				return err
-			}
-			t, err := mgr.Get(ctx, args[0])
+			mgr, t, err := a.tenant(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -334,11 +326,7 @@ its database, users and custom domains.`,
 		Args: exactArgs(2, "<subdomain> <new-subdomain>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			mgr, err := a.manager(ctx)
-			if err != nil {
-				return err
-			}
-			t, err := mgr.Get(ctx, args[0])
+			mgr, t, err := a.tenant(ctx, args[0])
 			if err != nil {
 				return err
 			}
