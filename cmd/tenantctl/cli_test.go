@@ -44,6 +44,24 @@ func newCLI(t *testing.T) *cli {
 	}}
 }
 
+// insertAcme opens, for the test's own use, the CLI's control plane
+// (closed when the test ends) and inserts an active tenant "acme" with
+// maxUsers users (0: its plan's) and no database of its own.
+func (c *cli) insertAcme(maxUsers int) *tenantstore.Store {
+	c.t.Helper()
+	ctx := context.Background()
+	store, err := tenantstore.Open(ctx, c.env["DATABASE_URL"])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(store.Close)
+	if err := store.Insert(ctx, &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test",
+		Status: tenantstore.StatusActive, MaxUsers: maxUsers, DatabaseName: "x_acme"}); err != nil {
+		c.t.Fatal(err)
+	}
+	return store
+}
+
 func (c *cli) run(args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer

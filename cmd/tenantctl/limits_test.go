@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -14,16 +13,7 @@ import (
 // for a default), and bad values are bad usage (exit 2) naming the field.
 func TestCLILimits(t *testing.T) {
 	c := newCLI(t)
-	ctx := context.Background()
-	store, err := tenantstore.Open(ctx, c.env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Insert(ctx, &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test",
-		Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_acme"}); err != nil {
-		t.Fatal(err)
-	}
+	c.insertAcme(5)
 	showJSON := func() tenantstore.TenantLimits {
 		t.Helper()
 		out, _ := c.must(0, "limits", "show", "acme", "--json")

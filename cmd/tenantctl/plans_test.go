@@ -16,15 +16,7 @@ import (
 func TestCLIPlansAndFeatures(t *testing.T) {
 	c := newCLI(t)
 	ctx := context.Background()
-	store, err := tenantstore.Open(ctx, c.env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Insert(ctx, &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test",
-		Status: tenantstore.StatusActive, DatabaseName: "x_acme"}); err != nil {
-		t.Fatal(err)
-	}
+	store := c.insertAcme(0)
 
 	out, _ := c.must(0, "plans", "list")
 	if !strings.Contains(out, "standard (default)") || !strings.Contains(out, "free") || !strings.Contains(out, "enterprise") {
