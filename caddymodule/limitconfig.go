@@ -53,52 +53,46 @@ type ShedConfig struct {
 
 // unmarshalLimits parses the body of a `limits { … }` block.
 func (c *LimitsConfig) unmarshalLimits(d *caddyfile.Dispenser) error {
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		val, err := oneArg(d)
-		if err != nil {
-			return err
-		}
-		switch opt {
-		case "rate_per_second":
-			c.RatePerSecond, err = parseRate(val)
-		case "burst":
-			c.Burst, err = parseCount(val)
-		case "max_in_flight":
-			c.MaxInFlight, err = parseCount(val)
-		default:
-			return d.Errf("unrecognized tenant limits option %q", opt)
-		}
-		if err != nil {
-			return d.Errf("tenant limits %s: %v", opt, err)
-		}
-	}
-	return nil
+	return unmarshalOptions(d, "limits", map[string]func(string) error{
+		"rate_per_second": func(val string) (err error) { c.RatePerSecond, err = parseRate(val); return err },
+		"burst":           func(val string) (err error) { c.Burst, err = parseCount(val); return err },
+		"max_in_flight":   func(val string) (err error) { c.MaxInFlight, err = parseCount(val); return err },
+	})
 }
 
 // unmarshalShed parses the body of a `shed { … }` block.
 func (c *ShedConfig) unmarshalShed(d *caddyfile.Dispenser) error {
+	return unmarshalOptions(d, "shed", map[string]func(string) error{
+		"max_in_flight": func(val string) (err error) { c.MaxInFlight, err = parseCount(val); return err },
+		"queue_length":  func(val string) (err error) { c.QueueLength, err = parseCount(val); return err },
+		"queue_timeout": func(val string) error {
+			if err := parseDuration(val, &c.QueueTimeout); err != nil {
+				return err
+			}
+			if c.QueueTimeout < 0 {
+				return fmt.Errorf("must not be negative")
+			}
+			return nil
+		},
+	})
+}
+
+// unmarshalOptions parses the body of the block named block, each line an
+// option of one argument handed to its setter in set; an option not in set
+// or a setter's error is an error naming the block and the option.
+func unmarshalOptions(d *caddyfile.Dispenser, block string, set map[string]func(string) error) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		val, err := oneArg(d)
 		if err != nil {
 			return err
 		}
-		switch opt {
-		case "max_in_flight":
-			c.MaxInFlight, err = parseCount(val)
-		case "queue_length":
-			c.QueueLength, err = parseCount(val)
-		case "queue_timeout":
-			err = parseDuration(val, &c.QueueTimeout)
-			if err == nil && c.QueueTimeout < 0 {
-				err = fmt.Errorf("must not be negative")
-			}
-		default:
-			return d.Errf("unrecognized tenant shed option %q", opt)
+		setter, ok := set[opt]
+		if !ok {
+			return d.Errf("unrecognized tenant %s option %q", block, opt)
 		}
-		if err != nil {
-			return d.Errf("tenant shed %s: %v", opt, err)
+		if err := setter(val); err != nil {
+			return d.Errf("tenant %s %s: %v", block, opt, err)
 		}
 	}
 	return nil
