@@ -112,15 +112,23 @@ func newWorldEnv(t *testing.T, redisURL, upstream string, extra map[string]strin
 // the admin API do.
 func (w *world) setStatus(t *testing.T, sub string, s tenantstore.Status) {
 	t.Helper()
+	w.updateTenant(t, sub, fmt.Sprintf("%s %s", sub, s), func(tn *tenantstore.Tenant) { tn.Status = s })
+}
+
+// updateTenant reads tenant sub from the store, applies change to a copy
+// and writes it back through the store (whose notifier tells the edges);
+// what names the change in a failure.
+func (w *world) updateTenant(t *testing.T, sub, what string, change func(*tenantstore.Tenant)) {
+	t.Helper()
 	ctx := context.Background()
 	tn, err := w.store.GetBySubdomain(ctx, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cp := *tn
-	cp.Status = s
+	change(&cp)
 	if err := w.store.Update(ctx, &cp); err != nil {
-		t.Fatalf("setting %s %s: %v", sub, s, err)
+		t.Fatalf("setting %s: %v", what, err)
 	}
 }
 

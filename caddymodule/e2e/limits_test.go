@@ -60,16 +60,7 @@ func (u *countingUpstream) counts(host string) (cur, peak, total int) {
 // does (the store's notifier tells the edges).
 func (w *world) setLimits(t *testing.T, sub string, l tenantstore.TenantLimits) {
 	t.Helper()
-	ctx := context.Background()
-	tn, err := w.store.GetBySubdomain(ctx, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := *tn
-	cp.Limits = l
-	if err := w.store.Update(ctx, &cp); err != nil {
-		t.Fatalf("setting the limits of %s: %v", sub, err)
-	}
+	w.updateTenant(t, sub, "the limits of "+sub, func(tn *tenantstore.Tenant) { tn.Limits = l })
 }
 
 // outcome is one answer of the edge, as a client sees it.
