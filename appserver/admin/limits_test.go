@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tenantgate/tenantgate/appserver/httpapi"
-	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
 // TestAdminTenantLimits: PATCH "limits" is a merge patch, GET shows the
@@ -19,10 +18,7 @@ import (
 func TestAdminTenantLimits(t *testing.T) {
 	e := newAdminEnv(t)
 	ctx := context.Background()
-	tn := &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test", Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_acme"}
-	if err := e.store.Insert(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	e.insertAcme(5)
 	if _, err := e.resB.ResolveHost(ctx, "acme.localhost"); err != nil { // warm the other edge's cache
 		t.Fatal(err)
 	}

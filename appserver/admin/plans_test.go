@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tenantgate/tenantgate/tenantstore"
 )
 
 // TestAdminPlans: plans listed, created, patched (the change reaching
@@ -19,10 +17,7 @@ import (
 func TestAdminPlans(t *testing.T) {
 	e := newAdminEnv(t)
 	ctx := context.Background()
-	tn := &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test", Status: tenantstore.StatusActive, DatabaseName: "x_acme"}
-	if err := e.store.Insert(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	e.insertAcme(0)
 	if _, err := e.resB.ResolveHost(ctx, "acme.localhost"); err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,7 @@ import (
 func TestDashboardPlanSection(t *testing.T) {
 	e := newAdminEnv(t)
 	ctx := context.Background()
-	if err := e.store.Insert(ctx, &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test",
-		Status: tenantstore.StatusActive, DatabaseName: "x_acme"}); err != nil {
-		t.Fatal(err)
-	}
+	e.insertAcme(0)
 	session, csrf := e.login()
 	post := func(path string, form url.Values) string {
 		t.Helper()
@@ -69,10 +66,7 @@ func TestDashboardPlanSection(t *testing.T) {
 func TestDashboardEditKeepsPlanMaxUsers(t *testing.T) {
 	e := newAdminEnv(t)
 	ctx := context.Background()
-	if err := e.store.Insert(ctx, &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test",
-		Status: tenantstore.StatusActive, DatabaseName: "x_acme"}); err != nil {
-		t.Fatal(err)
-	}
+	e.insertAcme(0)
 	session, csrf := e.login()
 	edit := func(maxUsers string) *tenantstore.Tenant {
 		t.Helper()

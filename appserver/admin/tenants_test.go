@@ -126,6 +126,17 @@ func newAdminEnv(t *testing.T, opts ...envOption) *adminEnv {
 }
 
 // api calls the admin API with the test token.
+// insertAcme inserts into the control plane an active tenant "acme" with
+// maxUsers users (0: its plan's) and no database of its own.
+func (e *adminEnv) insertAcme(maxUsers int) *tenantstore.Tenant {
+	e.t.Helper()
+	tn := &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test", Status: tenantstore.StatusActive, MaxUsers: maxUsers, DatabaseName: "x_acme"}
+	if err := e.store.Insert(context.Background(), tn); err != nil {
+		e.t.Fatal(err)
+	}
+	return tn
+}
+
 func (e *adminEnv) api(method, path string, body any) response {
 	e.t.Helper()
 	var rd io.Reader

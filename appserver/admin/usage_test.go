@@ -21,10 +21,7 @@ import (
 func TestAdminTenantUsage(t *testing.T) {
 	e := newAdminEnv(t)
 	ctx := context.Background()
-	tn := &tenantstore.Tenant{Name: "Acme", Subdomain: "acme", AdminEmail: "a@acme.test", Status: tenantstore.StatusActive, MaxUsers: 5, DatabaseName: "x_acme"}
-	if err := e.store.Insert(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	tn := e.insertAcme(5)
 	minute := time.Now().UTC().Truncate(time.Minute).Add(-10 * time.Minute)
 	hist := func(d time.Duration, n int64) []int64 {
 		h := make([]int64, latency.Buckets)
