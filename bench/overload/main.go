@@ -242,6 +242,12 @@ func startCaddy(c config, dir, name string, knobs map[string]string) (*edge, err
 		fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", c.basePort+2),
 		"APP_UPSTREAMS="+up, "ADMIN_UPSTREAMS="+up, "ACCESS_LOG="+c.accessLog, "BASE_DOMAIN=localhost",
 		"XDG_DATA_HOME="+filepath.Join(dir, name, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, name, "config"))
+	// caddy's GC target as make run sets it (CADDY_GOGC, default 400).
+	gogc := os.Getenv("CADDY_GOGC")
+	if gogc == "" {
+		gogc = "400"
+	}
+	cmd.Env = append(cmd.Env, "GOGC="+gogc)
 	for k, v := range knobs {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
